@@ -1,0 +1,34 @@
+# Two commands do all set-up on a fresh machine with Python 3.11, make and pip:
+#   make demo   - virtual environment with the pinned requirements, then the embedded demo end to end
+#   make test   - the same environment, then the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= all
+
+.PHONY: demo test lint dry-run clean-results
+
+$(VENV)/.installed: envs/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# torch first and pinned: an unpinned torch pulls gigabytes of CUDA packages.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -r envs/requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/snakemake --cores $(CORES)
+	@echo "Demo finished: results in results/, figures in results/figures/, logs in logs/."
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/snakemake --lint
+
+dry-run: $(VENV)/.installed
+	$(BIN)/snakemake -n --quiet rules
+
+clean-results:
+	rm -rf results logs benchmarks/*.tsv benchmarks/*/ .snakemake

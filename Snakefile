@@ -1,0 +1,24 @@
+# drugshift: cancer drug response transferred from bulk cell-line screens to single cells
+# (scDEAL) and patients (CODE-AE). Read this file as a table of contents.
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+# Validate before anything runs; the schema fills in every default.
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/labels.smk"
+include: "workflow/rules/preprocess.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

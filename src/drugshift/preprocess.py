@@ -1,0 +1,162 @@
+"""Single-cell QC and normalisation, bulk integration, and gene alignment (scDEAL, METHODS.md).
+
+Single cells: drop cells with fewer than ``min_genes`` detected genes, genes detected in fewer
+than ``min_cells`` cells and cells whose mitochondrial fraction reaches ``max_mito_fraction``;
+``normalize_total(target_sum)``, ``log1p``; then per-gene min-max scaling. Bulk expression is
+brought to the same genes, in the same order, and min-max scaled the same way, so one
+predictor can read both.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scanpy as sc
+import scipy.sparse as sp
+
+log = logging.getLogger("drugshift")
+
+
+@dataclass(frozen=True)
+class QCParams:
+    """Single-cell QC and normalisation settings (config key ``preprocess.sc``)."""
+
+    min_genes: int = 200
+    min_cells: int = 3
+    max_mito_fraction: float = 0.10
+    mito_prefix: str = "MT-"
+    target_sum: float = 1e4
+    normalised: bool = False  # input already normalised (e.g. z-scores): skip QC on counts, normalisation and log
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "QCParams":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+def qc_and_normalise(adata: ad.AnnData, params: QCParams) -> ad.AnnData:
+    """QC-filter and log-normalise raw UMI counts; returns a new AnnData.
+
+    Raw counts are kept in ``layers['counts']``; QC metrics (``n_genes_by_counts``,
+    ``total_counts``, ``pct_counts_mt``) are in ``.obs``; what was removed is in
+    ``.uns['qc']``. With ``params.normalised`` only genes never observed are dropped.
+    """
+    adata = adata.copy()
+    n_cells0, n_genes0 = adata.n_obs, adata.n_vars
+    if params.normalised:
+        keep = np.asarray((adata.X != 0).sum(axis=0)).ravel() > 0
+        adata = adata[:, keep].copy()
+        adata.uns["qc"] = {"cells_in": n_cells0, "genes_in": n_genes0, "cells_out": adata.n_obs,
+                           "genes_out": adata.n_vars, "normalised_input": True}
+        return adata
+    if sp.issparse(adata.X):
+        data = adata.X.data
+    else:
+        data = np.asarray(adata.X)
+    if np.any(data < 0):
+        raise ValueError("single-cell input has negative values; set normalised: true for pre-normalised data")
+    adata.var["mt"] = adata.var_names.str.upper().str.startswith(params.mito_prefix.upper())
+    sc.pp.calculate_qc_metrics(adata, qc_vars=["mt"], percent_top=None, log1p=False, inplace=True)
+    sc.pp.filter_cells(adata, min_genes=params.min_genes)
+    n_after_genes = adata.n_obs
+    adata = adata[adata.obs["pct_counts_mt"] < 100 * params.max_mito_fraction].copy()
+    sc.pp.filter_genes(adata, min_cells=params.min_cells)
+    if adata.n_obs == 0:
+        raise ValueError(f"QC removed every cell ({n_cells0} in); check min_genes/max_mito_fraction")
+    adata.layers["counts"] = adata.X.copy()
+    sc.pp.normalize_total(adata, target_sum=params.target_sum)
+    sc.pp.log1p(adata)
+    adata.uns["qc"] = {
+        "cells_in": n_cells0, "genes_in": n_genes0,
+        "cells_low_genes": n_cells0 - n_after_genes, "cells_high_mito": n_after_genes - adata.n_obs,
+        "cells_out": adata.n_obs, "genes_out": adata.n_vars, "normalised_input": False,
+    }
+    return adata
+
+
+def shared_genes(reference: pd.Index, *others: pd.Index) -> list[str]:
+    """Genes present in every index, in ``reference`` order (the bulk order is the model's input order)."""
+    keep = pd.Index(reference)
+    for other in others:
+        keep = keep[keep.isin(other)]
+    return list(keep)
+
+
+def minmax_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column minimum and maximum, the parameters of sklearn's ``MinMaxScaler``."""
+    return np.nanmin(x, axis=0), np.nanmax(x, axis=0)
+
+
+def minmax_apply(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Scale columns to [0, 1] with given parameters; constant columns map to 0 (as sklearn does)."""
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    return ((x - lo) / span).astype(np.float32)
+
+
+def standardise_per_gene(frame: pd.DataFrame) -> pd.DataFrame:
+    """Z-score each gene (column) within one bulk source, removing platform offsets and scales."""
+    sd = frame.std(axis=0, ddof=0).replace(0, 1.0)
+    return ((frame - frame.mean(axis=0)) / sd).astype(np.float32)
+
+
+def integrate_bulk(sources: dict[str, pd.DataFrame], id_maps: dict[str, pd.Series] | None = None) -> pd.DataFrame:
+    """Join bulk expression of several sources (e.g. GDSC arrays, CCLE RNA-seq) on shared genes.
+
+    Each source (cell lines × genes) is first re-keyed through ``id_maps[source]`` (e.g. DepMap
+    id → COSMIC id; lines without a mapping keep their own id), then z-scored per gene within
+    the source (different platforms have different scales), restricted to the genes shared by
+    all sources, and concatenated. A cell line measured by several sources keeps the first
+    listed source's profile. Column ``source`` is not added: provenance is returned in
+    ``attrs['source_of']`` (cell line → source).
+    """
+    if not sources:
+        raise ValueError("no bulk expression source given")
+    frames = {}
+    for name, frame in sources.items():
+        if id_maps and name in id_maps:
+            mapping = id_maps[name].dropna()
+            frame = frame.rename(index=lambda i: mapping.get(i, i))
+            frame = frame[~frame.index.duplicated(keep="first")]
+        frames[name] = standardise_per_gene(frame)
+    genes = shared_genes(*[f.columns for f in frames.values()])
+    if not genes:
+        raise ValueError(f"bulk sources {list(sources)} share no gene symbols")
+    parts, source_of = [], {}
+    for name, frame in frames.items():
+        frame = frame.loc[~frame.index.isin(list(source_of)), genes]
+        source_of.update({i: name for i in frame.index})
+        parts.append(frame)
+    joined = pd.concat(parts)
+    joined.index.name = "cell_line"
+    joined.columns.name = "gene"
+    joined.attrs["source_of"] = source_of
+    return joined
+
+
+def align_to_bulk(cells: ad.AnnData, bulk: pd.DataFrame) -> tuple[ad.AnnData, pd.DataFrame]:
+    """Restrict cells and bulk to their shared genes (bulk order) and min-max scale each.
+
+    Returns the scaled cells (``.X`` dense float32 in [0, 1], log-normalised values kept in
+    ``layers['lognorm']``, scaler parameters in ``.var['sc_min', 'sc_max', 'bulk_min',
+    'bulk_max']``) and the scaled bulk table. Scalers are fitted per domain, as in scDEAL.
+    """
+    genes = shared_genes(bulk.columns, cells.var_names)
+    if len(genes) < 10:
+        raise ValueError(f"only {len(genes)} genes shared between bulk and single cells; "
+                         "check gene identifiers (symbols vs Ensembl, species)")
+    cells = cells[:, genes].copy()
+    x = cells.X.toarray() if sp.issparse(cells.X) else np.asarray(cells.X)
+    x = x.astype(np.float32)
+    cells.layers["lognorm"] = x.copy()
+    sc_lo, sc_hi = minmax_fit(x)
+    cells.X = minmax_apply(x, sc_lo, sc_hi)
+    b = bulk[genes].to_numpy(dtype=np.float32)
+    b_lo, b_hi = minmax_fit(b)
+    bulk_scaled = pd.DataFrame(minmax_apply(b, b_lo, b_hi), index=bulk.index, columns=genes)
+    cells.var["sc_min"], cells.var["sc_max"] = sc_lo, sc_hi
+    cells.var["bulk_min"], cells.var["bulk_max"] = b_lo, b_hi
+    log.info("aligned %d cells and %d cell lines on %d shared genes", cells.n_obs, len(bulk), len(genes))
+    return cells, bulk_scaled

@@ -1,0 +1,83 @@
+# Raw files -> tidy tables: the demo simulator and one parser rule per source.
+
+
+rule simulate_demo:
+    output:
+        DEMO_FILES,
+    params:
+        spec=config["simulate"],
+    log:
+        "logs/simulate_demo.log",
+    benchmark:
+        "benchmarks/simulate_demo.tsv"
+    script:
+        "../scripts/simulate_demo.py"
+
+
+rule tidy_bulk_response:
+    input:
+        config["bulk"]["response"],
+    output:
+        "results/bulk/response.parquet",
+    log:
+        "logs/tidy_bulk_response.log",
+    benchmark:
+        "benchmarks/tidy_bulk_response.tsv"
+    script:
+        "../scripts/tidy_bulk_response.py"
+
+
+rule tidy_bulk_expression:
+    input:
+        unpack(bulk_expression_inputs),
+    output:
+        "results/bulk/expression.parquet",
+    log:
+        "logs/tidy_bulk_expression.log",
+    benchmark:
+        "benchmarks/tidy_bulk_expression.tsv"
+    script:
+        "../scripts/tidy_bulk_expression.py"
+
+
+rule tidy_sc:
+    input:
+        unpack(sc_inputs),
+    output:
+        "results/sc/{dataset}/raw.h5ad",
+    params:
+        dataset=lambda wc: SC_DATASETS[wc.dataset],
+    log:
+        "logs/tidy_sc/{dataset}.log",
+    benchmark:
+        "benchmarks/tidy_sc/{dataset}.tsv"
+    script:
+        "../scripts/tidy_sc.py"
+
+
+rule tidy_tcga:
+    input:
+        **config["patients"].get("tcga", {}),
+    output:
+        expression="results/patients/tcga/expression.parquet",
+        clinical="results/patients/tcga/clinical.parquet",
+    log:
+        "logs/tidy_tcga.log",
+    benchmark:
+        "benchmarks/tidy_tcga.tsv"
+    script:
+        "../scripts/tidy_tcga.py"
+
+
+rule tidy_pdtc:
+    input:
+        **config["patients"].get("pdtc", {}),
+    output:
+        expression="results/patients/pdtc/expression.parquet",
+        response="results/patients/pdtc/response.parquet",
+    log:
+        "logs/tidy_pdtc.log",
+    benchmark:
+        "benchmarks/tidy_pdtc.tsv"
+    script:
+        "../scripts/tidy_pdtc.py"

@@ -1,0 +1,18 @@
+"""Rule preprocess_sc: QC, normalise and min-max scale cells; align bulk to the same genes."""
+
+import anndata as ad
+import pandas as pd
+
+from drugshift import runlog
+from drugshift.plots import plot_qc
+from drugshift.preprocess import QCParams, align_to_bulk, qc_and_normalise
+
+log = runlog.start(snakemake.log[0])
+params = QCParams.from_dict({**snakemake.params.qc, "normalised": snakemake.params.normalised})
+raw = ad.read_h5ad(snakemake.input.cells)
+cells = qc_and_normalise(raw, params)
+log.info("QC %s", cells.uns["qc"])
+cells, bulk = align_to_bulk(cells, pd.read_parquet(snakemake.input.bulk))
+cells.write_h5ad(snakemake.output.cells)
+bulk.to_parquet(snakemake.output.bulk)
+plot_qc(raw, cells, params, snakemake.output.figure)
