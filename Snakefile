@@ -16,6 +16,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/scdeal.smk"
 
 
 rule all:

@@ -67,3 +67,39 @@ def plot_qc(raw, processed, params, path: str | Path) -> None:
         ax.legend(fontsize=8, frameon=False)
     ax.set(xlabel="UMIs per kept cell", ylabel="cells", title="library size by ground truth")
     _save(fig, path)
+
+
+def plot_prediction_umap(predictions, path: str | Path, seed: int = 42) -> None:
+    """UMAP of the scDEAL embedding (``.obsm['X_scdeal']``) in three panels: ground truth,
+    predicted label and predicted probability of sensitivity."""
+    import scanpy as sc
+
+    adata = predictions.copy()
+    sc.pp.neighbors(adata, use_rep="X_scdeal", random_state=seed)
+    sc.tl.umap(adata, random_state=seed)
+    xy = adata.obsm["X_umap"]
+    obs = adata.obs
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    panels = [("response", "ground truth"), ("sens_label", "predicted label")]
+    for ax, (column, title) in zip(axes, panels):
+        if column not in obs:
+            ax.set_axis_off()
+            continue
+        values = obs[column].to_numpy(dtype=float)
+        unknown = np.isnan(values)
+        ax.scatter(*xy[unknown].T, s=3, c="0.85", label="unlabelled")
+        for value, colour, name in ((1.0, SENSITIVE, "sensitive"), (0.0, RESISTANT, "resistant")):
+            sel = values == value
+            ax.scatter(*xy[sel].T, s=3, c=colour, label=f"{name} ({sel.sum()})")
+        ax.set_title(title)
+        ax.legend(fontsize=7, frameon=False, markerscale=3)
+    ax = axes[2]
+    points = ax.scatter(*xy.T, s=3, c=obs["sens_prob"], cmap="RdBu_r", vmin=0, vmax=1)
+    fig.colorbar(points, ax=ax, label="P(sensitive)")
+    ax.set_title("predicted probability")
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("UMAP1")
+        ax.set_ylabel("UMAP2")
+    _save(fig, path)

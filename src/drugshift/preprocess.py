@@ -160,3 +160,19 @@ def align_to_bulk(cells: ad.AnnData, bulk: pd.DataFrame) -> tuple[ad.AnnData, pd
     cells.var["bulk_min"], cells.var["bulk_max"] = b_lo, b_hi
     log.info("aligned %d cells and %d cell lines on %d shared genes", cells.n_obs, len(bulk), len(genes))
     return cells, bulk_scaled
+
+
+def labelled_bulk(bulk: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Bulk rows that have a label for the drug: (expression of those cell lines, 0/1 labels).
+
+    ``labels`` is a ``results/bulk/labels/<drug>.parquet`` table (``cell_line``, ``label``).
+    Cell lines with expression but no response (or the reverse) are left out; both classes
+    must remain.
+    """
+    lab = labels.dropna(subset=["label"]).set_index("cell_line")["label"]
+    common = bulk.index[bulk.index.isin(lab.index)]
+    y = lab.loc[common].astype(int).to_numpy()
+    if len(common) == 0 or len(np.unique(y)) < 2:
+        raise ValueError(f"{len(common)} cell lines have both expression and a label "
+                         f"({np.bincount(y, minlength=2).tolist() if len(y) else []} per class); need both classes")
+    return bulk.loc[common], y

@@ -78,11 +78,28 @@ def sc_inputs(wildcards):
     return inputs
 
 
+def scdeal_params(wildcards):
+    """scDEAL hyperparameters of one dataset: global params, then its overrides, mode and seed."""
+    cfg = config["scdeal"]
+    return {
+        **cfg["params"],
+        **cfg["datasets"].get(wildcards.dataset, {}),
+        "mode": cfg["mode"],
+        "seed": config["seed"],
+    }
+
+
 def all_targets():
     targets = [f"results/bulk/labels/{slug(d)}.parquet" for d in DRUG_NAMES]
     targets += [f"results/figures/labels/{slug(d)}_waterfall.png" for d in DRUG_NAMES]
     targets += [f"results/sc/{ds}/processed.h5ad" for ds in DATASETS]
     targets += [f"results/figures/qc/{ds}_qc.png" for ds in DATASETS]
+    for ds in DATASETS:
+        drug = slug(SC_DATASETS[ds]["drug"])
+        targets.append(f"results/scdeal/{ds}/{drug}/model.json")
+        targets.append(f"results/figures/scdeal/{ds}_{drug}_umap.png")
+    if DATASETS:
+        targets.append("results/scdeal/summary.tsv")
     for cohort in config["patients"]:
         targets.append(f"results/patients/{cohort}/expression.parquet")
     return targets

@@ -1,0 +1,84 @@
+"""Workflow tests: lint, dry run, and the demo DAG run for real in a temporary copy."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import anndata as ad
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.workflow
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def _copy_workflow(dest: Path) -> Path:
+    for item in ("Snakefile", "workflow", "config", "profiles"):
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item)
+        else:
+            shutil.copy(src, dest / item)
+    return dest
+
+
+def _run(args, cwd, timeout=900):
+    proc = subprocess.run(SNAKEMAKE + args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc.stdout + proc.stderr
+
+
+def test_lint_is_clean():
+    out = subprocess.run(SNAKEMAKE + ["--lint"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_dry_run_lists_every_stage(tmp_path):
+    out = _run(["-n", "--quiet", "rules"], _copy_workflow(tmp_path))
+    for rule in ("simulate_demo", "tidy_bulk_response", "tidy_bulk_expression", "bulk_labels",
+                 "tidy_sc", "preprocess_sc", "tidy_tcga", "tidy_pdtc"):
+        assert rule in out, rule
+
+
+def test_bad_config_is_rejected_before_anything_runs(tmp_path):
+    work = _copy_workflow(tmp_path)
+    bad = work / "bad.yaml"
+    bad.write_text("bulk: {response: [a.csv], expression: {gdsc: b.txt}}\nlabels: {method: coinflip}\n")
+    proc = subprocess.run(SNAKEMAKE + ["-n", "--configfile", "bad.yaml"], cwd=work, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "coinflip" in proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """The demo DAG, run once for real with 2 cores."""
+    work = _copy_workflow(tmp_path_factory.mktemp("wf"))
+    _run(["--cores", "2"], work)
+    return work
+
+
+def test_demo_outputs(demo_run):
+    work = demo_run
+    truth = json.loads((work / "results/raw/demo/truth.json").read_text())
+    response = pd.read_parquet(work / "results/bulk/response.parquet")
+    assert set(truth["drugs"]) <= set(response["drug"])
+    expression = pd.read_parquet(work / "results/bulk/expression.parquet")
+    assert expression.shape[0] > 300 and expression.shape[1] > 400
+    for name, ds in truth["datasets"].items():
+        cells = ad.read_h5ad(work / f"results/sc/{name}/processed.h5ad")
+        assert 0.8 * ds["n_cells"] < cells.n_obs < ds["n_cells"]  # QC removed the damaged tail only
+        assert set(cells.obs["response"].dropna().unique()) == {0.0, 1.0}
+        assert 0.0 <= cells.X.min() and cells.X.max() <= 1.0
+        bulk = pd.read_parquet(work / f"results/sc/{name}/bulk_aligned.parquet")
+        assert list(bulk.columns) == list(cells.var_names)
+        slug = ds["drug"].lower()
+        labels = pd.read_parquet(work / f"results/bulk/labels/{slug}.parquet")
+        assert 0.1 < labels["label"].mean() < 0.9
+        assert (work / f"results/figures/labels/{slug}_waterfall.png").stat().st_size > 5000
+    assert (work / "results/patients/tcga/expression.parquet").exists()
+    assert (work / "results/patients/pdtc/response.parquet").exists()
+    assert list((work / "benchmarks").rglob("*.tsv")), "every rule writes a benchmark file"

@@ -1,0 +1,80 @@
+# scDEAL per (dataset, drug): train on bulk labels + unlabelled cells, transfer, evaluate, plot.
+
+
+rule train_scdeal:
+    input:
+        cells="results/sc/{dataset}/processed.h5ad",
+        bulk="results/sc/{dataset}/bulk_aligned.parquet",
+        labels="results/bulk/labels/{drug}.parquet",
+    output:
+        model="results/scdeal/{dataset}/{drug}/model.pt",
+        training="results/scdeal/{dataset}/{drug}/training.json",
+    params:
+        hyper=scdeal_params,
+        device=config["device"],
+    threads: 2
+    resources:
+        gpu=config["gpus_per_training_job"],
+    log:
+        "logs/train_scdeal/{dataset}/{drug}.log",
+    benchmark:
+        "benchmarks/train_scdeal/{dataset}/{drug}.tsv"
+    script:
+        "../scripts/train_scdeal.py"
+
+
+rule predict_scdeal:
+    input:
+        model="results/scdeal/{dataset}/{drug}/model.pt",
+        cells="results/sc/{dataset}/processed.h5ad",
+    output:
+        "results/scdeal/{dataset}/{drug}/predictions.h5ad",
+    log:
+        "logs/predict_scdeal/{dataset}/{drug}.log",
+    benchmark:
+        "benchmarks/predict_scdeal/{dataset}/{drug}.tsv"
+    script:
+        "../scripts/predict_scdeal.py"
+
+
+rule evaluate_scdeal:
+    input:
+        predictions="results/scdeal/{dataset}/{drug}/predictions.h5ad",
+        training="results/scdeal/{dataset}/{drug}/training.json",
+    output:
+        metrics="results/scdeal/{dataset}/{drug}/metrics.json",
+        card="results/scdeal/{dataset}/{drug}/model.json",
+    log:
+        "logs/evaluate_scdeal/{dataset}/{drug}.log",
+    benchmark:
+        "benchmarks/evaluate_scdeal/{dataset}/{drug}.tsv"
+    script:
+        "../scripts/evaluate_scdeal.py"
+
+
+rule plot_scdeal_umap:
+    input:
+        "results/scdeal/{dataset}/{drug}/predictions.h5ad",
+    output:
+        report("results/figures/scdeal/{dataset}_{drug}_umap.png", caption="../report/scdeal_umap.rst", category="scDEAL"),
+    params:
+        seed=config["seed"],
+    log:
+        "logs/plot_scdeal_umap/{dataset}/{drug}.log",
+    benchmark:
+        "benchmarks/plot_scdeal_umap/{dataset}/{drug}.tsv"
+    script:
+        "../scripts/plot_scdeal_umap.py"
+
+
+rule summarise_scdeal:
+    input:
+        [f"results/scdeal/{ds}/{slug(SC_DATASETS[ds]['drug'])}/metrics.json" for ds in DATASETS],
+    output:
+        "results/scdeal/summary.tsv",
+    log:
+        "logs/summarise_scdeal.log",
+    benchmark:
+        "benchmarks/summarise_scdeal.tsv"
+    script:
+        "../scripts/summarise_scdeal.py"
