@@ -31,4 +31,4 @@ dry-run: $(VENV)/.installed
 	$(BIN)/snakemake -n --quiet rules
 
 clean-results:
-	rm -rf results logs benchmarks/*.tsv benchmarks/*/ .snakemake
+	rm -rf results logs benchmarks/rules .snakemake

@@ -13,6 +13,12 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"
+
+wildcard_constraints:
+    dataset="|".join(re.escape(d) for d in DATASETS) or "NO_DATASET",
+    drug="[a-z0-9-]+",
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/preprocess.smk"

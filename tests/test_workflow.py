@@ -81,4 +81,4 @@ def test_demo_outputs(demo_run):
         assert (work / f"results/figures/labels/{slug}_waterfall.png").stat().st_size > 5000
     assert (work / "results/patients/tcga/expression.parquet").exists()
     assert (work / "results/patients/pdtc/response.parquet").exists()
-    assert list((work / "benchmarks").rglob("*.tsv")), "every rule writes a benchmark file"
+    assert list((work / "benchmarks/rules").rglob("*.tsv")), "every rule writes a benchmark file"

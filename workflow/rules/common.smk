@@ -1,4 +1,4 @@
-# Helpers shared by every rule file: names, wildcards, targets.
+# Helpers shared by all stages: names, targets, input functions.
 import re
 
 DEMO_RAW = "results/raw/demo"
@@ -47,11 +47,6 @@ if config["simulate"]["enabled"]:
             if path and path.startswith(DEMO_RAW)
         }
     )
-
-
-wildcard_constraints:
-    dataset="|".join(re.escape(d) for d in DATASETS) or "NO_DATASET",
-    drug="[a-z0-9-]+",
 
 
 def drug_name(wildcards):

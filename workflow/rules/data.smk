@@ -6,10 +6,12 @@ rule simulate_demo:
         DEMO_FILES,
     params:
         spec=config["simulate"],
+    conda:
+        "../../envs/environment.yaml"
     log:
         "logs/simulate_demo.log",
     benchmark:
-        "benchmarks/simulate_demo.tsv"
+        "benchmarks/rules/simulate_demo.tsv"
     script:
         "../scripts/simulate_demo.py"
 
@@ -19,10 +21,12 @@ rule tidy_bulk_response:
         config["bulk"]["response"],
     output:
         "results/bulk/response.parquet",
+    conda:
+        "../../envs/environment.yaml"
     log:
         "logs/tidy_bulk_response.log",
     benchmark:
-        "benchmarks/tidy_bulk_response.tsv"
+        "benchmarks/rules/tidy_bulk_response.tsv"
     script:
         "../scripts/tidy_bulk_response.py"
 
@@ -32,10 +36,12 @@ rule tidy_bulk_expression:
         unpack(bulk_expression_inputs),
     output:
         "results/bulk/expression.parquet",
+    conda:
+        "../../envs/environment.yaml"
     log:
         "logs/tidy_bulk_expression.log",
     benchmark:
-        "benchmarks/tidy_bulk_expression.tsv"
+        "benchmarks/rules/tidy_bulk_expression.tsv"
     script:
         "../scripts/tidy_bulk_expression.py"
 
@@ -47,10 +53,12 @@ rule tidy_sc:
         "results/sc/{dataset}/raw.h5ad",
     params:
         dataset=lambda wc: SC_DATASETS[wc.dataset],
+    conda:
+        "../../envs/environment.yaml"
     log:
         "logs/tidy_sc/{dataset}.log",
     benchmark:
-        "benchmarks/tidy_sc/{dataset}.tsv"
+        "benchmarks/rules/tidy_sc/{dataset}.tsv"
     script:
         "../scripts/tidy_sc.py"
 
@@ -61,10 +69,12 @@ rule tidy_tcga:
     output:
         expression="results/patients/tcga/expression.parquet",
         clinical="results/patients/tcga/clinical.parquet",
+    conda:
+        "../../envs/environment.yaml"
     log:
         "logs/tidy_tcga.log",
     benchmark:
-        "benchmarks/tidy_tcga.tsv"
+        "benchmarks/rules/tidy_tcga.tsv"
     script:
         "../scripts/tidy_tcga.py"
 
@@ -75,9 +85,11 @@ rule tidy_pdtc:
     output:
         expression="results/patients/pdtc/expression.parquet",
         response="results/patients/pdtc/response.parquet",
+    conda:
+        "../../envs/environment.yaml"
     log:
         "logs/tidy_pdtc.log",
     benchmark:
-        "benchmarks/tidy_pdtc.tsv"
+        "benchmarks/rules/tidy_pdtc.tsv"
     script:
         "../scripts/tidy_pdtc.py"

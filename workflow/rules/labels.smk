@@ -11,9 +11,11 @@ rule bulk_labels:
         drug=drug_name,
         method=config["labels"]["method"],
         datasets=config["labels"]["datasets"],
+    conda:
+        "../../envs/environment.yaml"
     log:
         "logs/bulk_labels/{drug}.log",
     benchmark:
-        "benchmarks/bulk_labels/{drug}.tsv"
+        "benchmarks/rules/bulk_labels/{drug}.tsv"
     script:
         "../scripts/bulk_labels.py"

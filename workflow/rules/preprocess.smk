@@ -12,9 +12,11 @@ rule preprocess_sc:
     params:
         qc=config["preprocess"]["sc"],
         normalised=lambda wc: SC_DATASETS[wc.dataset]["normalised"],
+    conda:
+        "../../envs/environment.yaml"
     log:
         "logs/preprocess_sc/{dataset}.log",
     benchmark:
-        "benchmarks/preprocess_sc/{dataset}.tsv"
+        "benchmarks/rules/preprocess_sc/{dataset}.tsv"
     script:
         "../scripts/preprocess_sc.py"

@@ -15,10 +15,12 @@ rule train_scdeal:
     threads: 2
     resources:
         gpu=config["gpus_per_training_job"],
+    conda:
+        "../../envs/environment.yaml"
     log:
         "logs/train_scdeal/{dataset}/{drug}.log",
     benchmark:
-        "benchmarks/train_scdeal/{dataset}/{drug}.tsv"
+        "benchmarks/rules/train_scdeal/{dataset}/{drug}.tsv"
     script:
         "../scripts/train_scdeal.py"
 
@@ -29,10 +31,12 @@ rule predict_scdeal:
         cells="results/sc/{dataset}/processed.h5ad",
     output:
         "results/scdeal/{dataset}/{drug}/predictions.h5ad",
+    conda:
+        "../../envs/environment.yaml"
     log:
         "logs/predict_scdeal/{dataset}/{drug}.log",
     benchmark:
-        "benchmarks/predict_scdeal/{dataset}/{drug}.tsv"
+        "benchmarks/rules/predict_scdeal/{dataset}/{drug}.tsv"
     script:
         "../scripts/predict_scdeal.py"
 
@@ -44,10 +48,12 @@ rule evaluate_scdeal:
     output:
         metrics="results/scdeal/{dataset}/{drug}/metrics.json",
         card="results/scdeal/{dataset}/{drug}/model.json",
+    conda:
+        "../../envs/environment.yaml"
     log:
         "logs/evaluate_scdeal/{dataset}/{drug}.log",
     benchmark:
-        "benchmarks/evaluate_scdeal/{dataset}/{drug}.tsv"
+        "benchmarks/rules/evaluate_scdeal/{dataset}/{drug}.tsv"
     script:
         "../scripts/evaluate_scdeal.py"
 
@@ -59,10 +65,12 @@ rule plot_scdeal_umap:
         report("results/figures/scdeal/{dataset}_{drug}_umap.png", caption="../report/scdeal_umap.rst", category="scDEAL"),
     params:
         seed=config["seed"],
+    conda:
+        "../../envs/environment.yaml"
     log:
         "logs/plot_scdeal_umap/{dataset}/{drug}.log",
     benchmark:
-        "benchmarks/plot_scdeal_umap/{dataset}/{drug}.tsv"
+        "benchmarks/rules/plot_scdeal_umap/{dataset}/{drug}.tsv"
     script:
         "../scripts/plot_scdeal_umap.py"
 
@@ -72,9 +80,11 @@ rule summarise_scdeal:
         [f"results/scdeal/{ds}/{slug(SC_DATASETS[ds]['drug'])}/metrics.json" for ds in DATASETS],
     output:
         "results/scdeal/summary.tsv",
+    conda:
+        "../../envs/environment.yaml"
     log:
         "logs/summarise_scdeal.log",
     benchmark:
-        "benchmarks/summarise_scdeal.tsv"
+        "benchmarks/rules/summarise_scdeal.tsv"
     script:
         "../scripts/summarise_scdeal.py"
