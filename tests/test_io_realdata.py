@@ -6,15 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA as DATA
+from conftest import requires_shared_data
 
 from drugshift.io import depmap, gdsc, genesets, geo, pdtc, tcga
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-pytestmark = [
-    pytest.mark.realdata,
-    pytest.mark.skipif(not DATA.is_dir(), reason=f"real data not found at {DATA}"),
-]
+pytestmark = [pytest.mark.realdata, requires_shared_data]
 
 
 def need(rel: str) -> Path:

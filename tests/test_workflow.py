@@ -40,7 +40,8 @@ def test_lint_is_clean():
 def test_dry_run_lists_every_stage(tmp_path):
     out = _run(["-n", "--quiet", "rules"], _copy_workflow(tmp_path))
     for rule in ("simulate_demo", "tidy_bulk_response", "tidy_bulk_expression", "bulk_labels",
-                 "tidy_sc", "preprocess_sc", "tidy_tcga", "tidy_pdtc"):
+                 "tidy_sc", "preprocess_sc", "tidy_tcga", "tidy_pdtc", "train_scdeal", "predict_scdeal",
+                 "evaluate_scdeal", "plot_scdeal_umap", "summarise_scdeal"):
         assert rule in out, rule
 
 
@@ -79,6 +80,21 @@ def test_demo_outputs(demo_run):
         labels = pd.read_parquet(work / f"results/bulk/labels/{slug}.parquet")
         assert 0.1 < labels["label"].mean() < 0.9
         assert (work / f"results/figures/labels/{slug}_waterfall.png").stat().st_size > 5000
+        # scDEAL: model card, predictions, metrics and figure for the dataset's drug.
+        out = work / f"results/scdeal/{name}/{slug}"
+        card = json.loads((out / "model.json").read_text())
+        assert card["genes"] == list(cells.var_names)
+        assert card["seed"] == 42 and "provenance" in card and "transfer_metrics" in card
+        predictions = ad.read_h5ad(out / "predictions.h5ad")
+        assert {"sens_prob", "sens_label", "sens_prob_no_transfer", "response"} <= set(predictions.obs)
+        assert predictions.obsm["X_scdeal"].shape[0] == cells.n_obs
+        metrics = json.loads((out / "metrics.json").read_text())
+        # Transfer must beat the bulk model applied to cells directly.
+        assert metrics["transfer"]["f1"] > metrics["no_transfer"]["f1"], metrics
+        assert metrics["transfer"]["auroc"] > 0.75, metrics
+        assert (work / f"results/figures/scdeal/{name}_{slug}_umap.png").stat().st_size > 20000
+    summary = pd.read_csv(work / "results/scdeal/summary.tsv", sep="\t")
+    assert len(summary) == 2 * len(truth["datasets"])
     assert (work / "results/patients/tcga/expression.parquet").exists()
     assert (work / "results/patients/pdtc/response.parquet").exists()
     assert list((work / "benchmarks/rules").rglob("*.tsv")), "every rule writes a benchmark file"

@@ -12,7 +12,7 @@ rule train_scdeal:
     params:
         hyper=scdeal_params,
         device=config["device"],
-    threads: 2
+    threads: config["threads_per_training_job"]
     resources:
         gpu=config["gpus_per_training_job"],
     conda:

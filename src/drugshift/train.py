@@ -1,0 +1,240 @@
+"""The one training loop of drugshift: device choice, seeding, minibatches, early stopping with
+best-epoch restoration, and progress logging.
+
+Models express one optimisation step as a closure ``step(idx) -> {"loss": …, …}`` and one
+validation pass as ``validate() -> float``; :func:`fit` does everything else. Data stays on the
+device as tensors and minibatches are index tensors into them (no ``DataLoader``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+__all__ = ["History", "fit", "iterate_minibatches", "resolve_device", "seed_everything"]
+
+
+def resolve_device(pref: str | torch.device = "auto") -> torch.device:
+    """Turn a device preference into a ``torch.device``.
+
+    Args:
+        pref: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``,
+            or a ``torch.device``.
+
+    Raises:
+        RuntimeError: CUDA was requested but this torch build or machine has none.
+        ValueError: an unknown preference.
+    """
+    if isinstance(pref, torch.device):
+        pref = str(pref)
+    pref = str(pref).strip().lower()
+    if pref == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if pref == "cpu":
+        return torch.device("cpu")
+    if pref == "cuda" or pref.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                f"device {pref!r} was requested but CUDA is not available "
+                f"(torch {torch.__version__}, cuda build: {torch.version.cuda}); "
+                "use device 'cpu' or 'auto'"
+            )
+        return torch.device(pref)
+    raise ValueError(f"unknown device {pref!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) and ask torch for deterministic kernels.
+
+    ``warn_only=True`` because a few CUDA kernels have no deterministic variant; on CPU, a
+    seeded run is then bit-for-bit reproducible.
+    """
+    # cuBLAS reads this when it initialises; it must be set before the first CUDA matmul.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def iterate_minibatches(
+    n: int,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+    shuffle: bool = True,
+) -> Iterator[Tensor]:
+    """Yield index tensors (``int64``, on ``device``) that cover ``range(n)`` once.
+
+    The order is a permutation drawn from ``generator`` (a CPU generator). A trailing batch of a
+    single sample is merged into the previous one, because BatchNorm cannot normalise one sample
+    in training mode.
+    """
+    if n <= 0:
+        return
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    order = order.to(device)
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    for i, s in enumerate(starts):
+        e = starts[i + 1] if i + 1 < len(starts) else n
+        yield order[s:e]
+
+
+@dataclass
+class History:
+    """What :func:`fit` did.
+
+    Attributes:
+        name: label used in the log lines.
+        train: per-epoch mean of the step's ``"loss"`` (weighted by batch size).
+        val: per-epoch validation value (lower is better).
+        components: per-epoch means of every key returned by ``step``.
+        lr: per-epoch learning rate of the scheduler's optimiser (empty without scheduler).
+        best_epoch: 1-based number of the epoch whose weights were restored
+            (``val[best_epoch - 1]`` is the best value); 0 if no epoch ran or none was finite.
+        best_val: the best validation value (``nan`` if none).
+        stopped_early: training stopped because of ``patience``.
+    """
+
+    name: str = ""
+    train: list[float] = field(default_factory=list)
+    val: list[float] = field(default_factory=list)
+    components: dict[str, list[float]] = field(default_factory=dict)
+    lr: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val: float = math.nan
+    stopped_early: bool = False
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.val)
+
+    def to_dict(self) -> dict:
+        """Plain-Python form (JSON and ``torch.load(weights_only=True)`` friendly)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> History:
+        return cls(**d)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}" if math.isfinite(v) else str(v)
+
+
+def fit(
+    step: Callable[[Tensor], dict[str, float]],
+    validate: Callable[[], float],
+    modules: Sequence[nn.Module],
+    n_train: int,
+    epochs: int,
+    batch_size: int,
+    patience: int | None,
+    generator: torch.Generator | None = None,
+    log: logging.Logger | None = None,
+    name: str = "fit",
+    log_every: int = 10,
+    scheduler: object | None = None,
+    device: torch.device | str | None = None,
+) -> History:
+    """Run minibatch training with validation-based early stopping.
+
+    Each epoch: all ``modules`` go to train mode; ``step(idx)`` is called for every minibatch of
+    ``range(n_train)`` (``idx`` an ``int64`` tensor on ``device``) and must do its own forward,
+    backward and optimiser update, returning floats with at least the key ``"loss"``; then the
+    modules go to eval mode and ``validate()`` is called under ``torch.no_grad()``. The state
+    dicts of ``modules`` at the epoch with the lowest validation value are deep-copied and
+    restored at the end. Training stops after ``patience`` epochs without improvement
+    (``None`` or ≤ 0: never). A ``ReduceLROnPlateau``-like ``scheduler`` is stepped on the
+    validation value. One progress line is logged every ``log_every`` epochs and at the end.
+
+    Args:
+        step: minibatch update closure.
+        validate: validation closure, lower is better; NaN never counts as an improvement.
+        modules: the modules whose weights are checkpointed and whose train/eval mode is set.
+        n_train: number of training samples indexed by ``step``.
+        epochs: maximum number of epochs (0 runs nothing).
+        batch_size: minibatch size.
+        patience: early-stopping patience in epochs.
+        generator: CPU generator for the minibatch order.
+        log: logger for the progress lines (default ``drugshift.train``).
+        name: label in the progress lines.
+        log_every: epochs between progress lines.
+        scheduler: optional object with ``step(metric)`` (e.g. ``ReduceLROnPlateau``).
+        device: where the index tensors live; defaults to the device of the first parameter.
+
+    Returns:
+        :class:`History`; the modules hold the best epoch's weights and are in eval mode.
+    """
+    log = log or logging.getLogger("drugshift.train")
+    if device is None:
+        params = [p for m in modules for p in m.parameters()]
+        device = params[0].device if params else torch.device("cpu")
+    hist = History(name=name)
+    best_state: list[dict] | None = None
+    since_best = 0
+    for epoch in range(1, epochs + 1):
+        for m in modules:
+            m.train()
+        sums: dict[str, float] = {}
+        seen = 0
+        for idx in iterate_minibatches(n_train, batch_size, generator, device):
+            out = step(idx)
+            if "loss" not in out:
+                raise KeyError(f"[{name}] step() must return a dict with a 'loss' entry, got {sorted(out)}")
+            k = int(idx.numel())
+            seen += k
+            for key, v in out.items():
+                sums[key] = sums.get(key, 0.0) + float(v) * k
+        for m in modules:
+            m.eval()
+        with torch.no_grad():
+            val = float(validate())
+        means = {k: v / max(seen, 1) for k, v in sums.items()}
+        hist.train.append(means.get("loss", math.nan))
+        hist.val.append(val)
+        for k, v in means.items():
+            hist.components.setdefault(k, []).append(v)
+        if scheduler is not None:
+            scheduler.step(val)
+            opt = getattr(scheduler, "optimizer", None)
+            if opt is not None:
+                hist.lr.append(float(opt.param_groups[0]["lr"]))
+        if val < hist.best_val or (math.isnan(hist.best_val) and math.isfinite(val)):
+            hist.best_val = val
+            hist.best_epoch = epoch
+            best_state = [copy.deepcopy(m.state_dict()) for m in modules]
+            since_best = 0
+        else:
+            since_best += 1
+        stop = patience is not None and patience > 0 and since_best >= patience
+        if epoch % max(log_every, 1) == 0 or epoch == epochs or stop:
+            log.info(
+                "[%s] epoch %d/%d train_loss=%s val=%s best=%s (epoch %d)%s",
+                name, epoch, epochs, _fmt(hist.train[-1]), _fmt(val), _fmt(hist.best_val),
+                hist.best_epoch, " early stop" if stop else "",
+            )
+        if stop:
+            hist.stopped_early = True
+            break
+    if best_state is not None:
+        for m, sd in zip(modules, best_state):
+            m.load_state_dict(sd)
+    elif epochs > 0:
+        log.warning("[%s] no finite validation value in %d epochs; keeping the last weights", name, hist.epochs_run)
+    for m in modules:
+        m.eval()
+    return hist
