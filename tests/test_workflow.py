@@ -17,7 +17,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def _copy_workflow(dest: Path) -> Path:
-    for item in ("Snakefile", "workflow", "config", "profiles"):
+    for item in ("Snakefile", "workflow", "config", "profiles", "envs"):
         src = ROOT / item
         if src.is_dir():
             shutil.copytree(src, dest / item)
