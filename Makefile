@@ -19,7 +19,7 @@ $(VENV)/.installed: envs/requirements.txt pyproject.toml
 
 demo: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)
-	@echo "Demo finished: results in results/, figures in results/figures/, logs in logs/."
+	@echo "Demo finished: metrics in results/scdeal/summary.tsv, figures in results/figures/, logs in logs/."
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

@@ -88,6 +88,8 @@ class ScDEALParams:
         weight_decay: Adam weight decay.
         batch_size: minibatch size (bulk; the sc minibatch in joint training has the same size).
         epochs_dae: maximum epochs of each DAE pretraining (bulk and sc).
+        epochs_sc_dae: maximum epochs of the sc DAE pretraining when it should differ from
+            ``epochs_dae`` (``None``: same). 0 keeps the sc encoder at its initialisation.
         epochs_predictor: maximum epochs of the predictor stage.
         epochs_joint: maximum epochs of joint DaNN training.
         patience: early-stopping patience (epochs without validation improvement; 0 = none).
@@ -124,6 +126,7 @@ class ScDEALParams:
     weight_decay: float = 0.0
     batch_size: int = 200
     epochs_dae: int = 500
+    epochs_sc_dae: int | None = None
     epochs_predictor: int = 500
     epochs_joint: int = 500
     patience: int = 30
@@ -160,6 +163,8 @@ class ScDEALParams:
             problems.append(f"lr must be > 0 (got {self.lr})")
         if self.weight_decay < 0:
             problems.append(f"weight_decay must be >= 0 (got {self.weight_decay})")
+        if self.epochs_sc_dae is not None and int(self.epochs_sc_dae) < 0:
+            problems.append(f"epochs_sc_dae must be >= 0 or None (got {self.epochs_sc_dae})")
         if self.batch_size < 2:
             problems.append(f"batch_size must be >= 2 for BatchNorm (got {self.batch_size})")
         for name in ("epochs_dae", "epochs_predictor", "epochs_joint", "patience", "log_every"):
@@ -495,6 +500,7 @@ def _fit_dae(
     mask_gen: torch.Generator,
     log: logging.Logger,
     name: str,
+    epochs: int,
 ) -> History:
     """Steps 1 and 3: minimise ``MSE(X, D(E(B(X))))`` over the rows ``train_idx`` of ``X``
     (indexed per minibatch, so the training rows are never copied). Validation uses one fixed
@@ -514,7 +520,7 @@ def _fit_dae(
     def validate() -> float:
         return dae.loss(X_val, target=target, corrupted=val_noisy).item()
 
-    return fit(step, validate, [dae], int(train_idx.numel()), p.epochs_dae, p.batch_size, p.patience, gen, log,
+    return fit(step, validate, [dae], int(train_idx.numel()), epochs, p.batch_size, p.patience, gen, log,
                name, p.log_every, _plateau(opt, p), X.device)
 
 
@@ -608,7 +614,7 @@ def fit_scdeal(
 
     # (1) bulk DAE
     dae_b = DenoisingAutoencoder(n_genes, p.bulk_hidden, p.bulk_bottleneck, p.dropout, p.batchnorm, p.noise_p).to(dev)
-    history["bulk_dae"] = _fit_dae(dae_b, Xb_t, tr_t, va_t, p, gen, mask_gen, log, "bulk DAE")
+    history["bulk_dae"] = _fit_dae(dae_b, Xb_t, tr_t, va_t, p, gen, mask_gen, log, "bulk DAE", p.epochs_dae)
     Eb = dae_b.encoder
 
     # (2) predictor on Eb's bottleneck
@@ -660,7 +666,8 @@ def fit_scdeal(
         dae_s.encoder.load_state_dict(Eb.state_dict())
         dae_s.decoder.load_state_dict(dae_b.decoder.state_dict())
     log.info("scDEAL: sc encoder initialised from %s", "the bulk DAE" if sc_init == "bulk" else "random weights")
-    history["sc_dae"] = _fit_dae(dae_s, Xs_t, cells_tr_t, cells_va_t, p, gen, mask_gen, log, "sc DAE")
+    sc_epochs = p.epochs_dae if p.epochs_sc_dae is None else p.epochs_sc_dae
+    history["sc_dae"] = _fit_dae(dae_s, Xs_t, cells_tr_t, cells_va_t, p, gen, mask_gen, log, "sc DAE", sc_epochs)
     Es = dae_s.encoder
 
     # (4) joint DaNN training
