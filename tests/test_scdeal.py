@@ -258,3 +258,15 @@ def test_load_rejects_other_files(tmp_path):
         load_scdeal(junk)
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         load_scdeal(tmp_path / "missing.pt")
+
+
+def test_sc_dae_epochs_zero_keeps_the_bulk_initialisation(world):
+    Xb, yb, Xc, yc = world
+    p = tiny(epochs_dae=2, epochs_predictor=2, epochs_sc_dae=0, epochs_joint=0, sc_init="bulk")
+    result = fit_scdeal(Xb, yb, Xc, p, device="cpu", clusters=yc % 2)
+    assert result.history["sc_dae"].epochs_run == 0
+    # With neither sc pretraining nor joint training, Es is still the bulk encoder it was copied from.
+    for key, value in result.source_encoder.state_dict().items():
+        assert torch.equal(value, result.sc_encoder.state_dict()[key]), key
+    with pytest.raises(ValueError, match="epochs_sc_dae"):
+        fit_scdeal(Xb, yb, Xc, tiny(epochs_sc_dae=-1), device="cpu")
