@@ -97,3 +97,9 @@ def test_condition_labels():
     assert np.isnan(labels.iloc[4])
     with pytest.raises(ValueError, match="both sensitive and resistant"):
         condition_labels(cond, ["DMSO"], ["DMSO"])
+
+
+def test_condition_labels_match_numeric_codes_across_types():
+    codes = pd.Series([1.0, 0.0, np.nan, 1.0])  # a 0/1 column with a gap reads as float
+    labels = condition_labels(codes, [1], ["0"])
+    assert labels.tolist()[:2] == [1, 0] and np.isnan(labels.iloc[2]) and labels.iloc[3] == 1

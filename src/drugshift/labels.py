@@ -113,13 +113,25 @@ def binarise_drug(response: pd.DataFrame, drug: str, method: str = "waterfall",
     return table.sort_values("cell_line").reset_index(drop=True)
 
 
-def condition_labels(conditions: pd.Series, sensitive: list[str], resistant: list[str]) -> pd.Series:
+def _condition_key(value) -> str:
+    """Compare conditions as text, with 1, 1.0 and "1" the same (0/1 columns read as float when
+    they hold missing values)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return str(int(number)) if number.is_integer() else str(number)
+
+
+def condition_labels(conditions: pd.Series, sensitive: list, resistant: list) -> pd.Series:
     """Ground-truth cell labels from a condition column: 1 for ``sensitive`` conditions,
     0 for ``resistant`` ones, NaN for anything else (e.g. a condition the paper leaves out)."""
+    sensitive = [_condition_key(v) for v in sensitive]
+    resistant = [_condition_key(v) for v in resistant]
     overlap = set(sensitive) & set(resistant)
     if overlap:
         raise ValueError(f"conditions listed as both sensitive and resistant: {sorted(overlap)}")
-    values = conditions.astype(str)
+    values = conditions.map(_condition_key)
     labels = pd.Series(np.nan, index=conditions.index, name="response")
     labels[values.isin(sensitive)] = 1.0
     labels[values.isin(resistant)] = 0.0

@@ -16,9 +16,7 @@ if "metadata" in snakemake.input.keys():
 if label["column"] not in cells.obs:
     raise KeyError(f"{snakemake.wildcards.dataset}: label column {label['column']!r} not in the cell metadata "
                    f"(columns: {list(cells.obs.columns)})")
-conditions = cells.obs[label["column"]].astype(str)
-cells.obs["response"] = condition_labels(conditions, [str(x) for x in label["sensitive"]],
-                                         [str(x) for x in label["resistant"]])
+cells.obs["response"] = condition_labels(cells.obs[label["column"]], label["sensitive"], label["resistant"])
 cells.uns["drug"] = ds["drug"]
 cells.write_h5ad(snakemake.output[0])
 log.info("%s: %d cells x %d genes; ground truth %s", snakemake.wildcards.dataset, cells.n_obs, cells.n_vars,
