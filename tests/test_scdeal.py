@@ -270,3 +270,14 @@ def test_sc_dae_epochs_zero_keeps_the_bulk_initialisation(world):
         assert torch.equal(value, result.sc_encoder.state_dict()[key]), key
     with pytest.raises(ValueError, match="epochs_sc_dae"):
         fit_scdeal(Xb, yb, Xc, tiny(epochs_sc_dae=-1), device="cpu")
+
+
+def test_predictor_noise_masks_bulk_inputs(world):
+    Xb, yb, Xc, yc = world
+    base = dict(epochs_dae=2, epochs_predictor=3, epochs_joint=2)
+    clean = fit_scdeal(Xb, yb, Xc, tiny(**base), device="cpu", clusters=yc % 2)
+    noisy = fit_scdeal(Xb, yb, Xc, tiny(predictor_noise_p=0.5, **base), device="cpu", clusters=yc % 2)
+    # Same seed and data: only the masking differs, so the predictors must differ.
+    assert not torch.equal(clean.source_predictor.net[0].weight, noisy.source_predictor.net[0].weight)
+    with pytest.raises(ValueError, match="predictor_noise_p"):
+        fit_scdeal(Xb, yb, Xc, tiny(predictor_noise_p=1.0), device="cpu")

@@ -89,9 +89,10 @@ def test_demo_outputs(demo_run):
         assert {"sens_prob", "sens_label", "sens_prob_no_transfer", "response"} <= set(predictions.obs)
         assert predictions.obsm["X_scdeal"].shape[0] == cells.n_obs
         metrics = json.loads((out / "metrics.json").read_text())
-        # Transfer must beat the bulk model applied to cells directly.
-        assert metrics["transfer"]["f1"] > metrics["no_transfer"]["f1"], metrics
-        assert metrics["transfer"]["auroc"] > 0.75, metrics
+        # The quality gate of the scDEAL issue, on the demo's ground truth.
+        assert metrics["transfer"]["f1"] >= 0.80, metrics["transfer"]
+        assert metrics["transfer"]["auroc"] >= 0.85, metrics["transfer"]
+        assert metrics["transfer"]["f1"] > metrics["no_transfer"]["f1"], metrics  # transfer adds something
         assert (work / f"results/figures/scdeal/{name}_{slug}_umap.png").stat().st_size > 20000
     summary = pd.read_csv(work / "results/scdeal/summary.tsv", sep="\t")
     assert len(summary) == 2 * len(truth["datasets"])
