@@ -43,11 +43,10 @@ def plot_waterfall(labels: pd.DataFrame, path: str | Path) -> None:
 
 def plot_qc(raw, processed, params, path: str | Path) -> None:
     """Single-cell QC: detected genes vs mitochondrial fraction, kept cells highlighted, thresholds drawn."""
-    import scanpy as sc
+    from drugshift.preprocess import add_qc_metrics
 
     raw = raw.copy()
-    raw.var["mt"] = raw.var_names.str.upper().str.startswith(params.mito_prefix.upper())
-    sc.pp.calculate_qc_metrics(raw, qc_vars=["mt"], percent_top=None, log1p=False, inplace=True)
+    add_qc_metrics(raw, params.mito_prefix)
     kept = raw.obs_names.isin(processed.obs_names)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     ax = axes[0]

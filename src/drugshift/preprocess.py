@@ -37,6 +37,13 @@ class QCParams:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
+def add_qc_metrics(adata: ad.AnnData, mito_prefix: str) -> None:
+    """Flag mitochondrial genes (``.var['mt']``, prefix matched case-insensitively so ``mt-``
+    mouse genes count) and add scanpy's per-cell QC metrics to ``.obs`` in place."""
+    adata.var["mt"] = adata.var_names.str.upper().str.startswith(mito_prefix.upper())
+    sc.pp.calculate_qc_metrics(adata, qc_vars=["mt"], percent_top=None, log1p=False, inplace=True)
+
+
 def qc_and_normalise(adata: ad.AnnData, params: QCParams) -> ad.AnnData:
     """QC-filter and log-normalise raw UMI counts; returns a new AnnData.
 
@@ -58,8 +65,7 @@ def qc_and_normalise(adata: ad.AnnData, params: QCParams) -> ad.AnnData:
         data = np.asarray(adata.X)
     if np.any(data < 0):
         raise ValueError("single-cell input has negative values; set normalised: true for pre-normalised data")
-    adata.var["mt"] = adata.var_names.str.upper().str.startswith(params.mito_prefix.upper())
-    sc.pp.calculate_qc_metrics(adata, qc_vars=["mt"], percent_top=None, log1p=False, inplace=True)
+    add_qc_metrics(adata, params.mito_prefix)
     sc.pp.filter_cells(adata, min_genes=params.min_genes)
     n_after_genes = adata.n_obs
     adata = adata[adata.obs["pct_counts_mt"] < 100 * params.max_mito_fraction].copy()

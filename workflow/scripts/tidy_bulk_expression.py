@@ -13,8 +13,8 @@ if "ccle" in sources:
     info = read_sample_info(snakemake.input.sample_info).dropna(subset=["cosmic_id"])
     id_maps["ccle"] = info.set_index("depmap_id")["cosmic_id"].astype("int64").astype(str)
 expression = integrate_bulk(sources, id_maps)
-counts = expression.attrs.pop("source_of")
+source_of = expression.attrs.pop("source_of")
 expression.to_parquet(snakemake.output[0])
 for name, frame in sources.items():
-    log.info("%s: %d cell lines x %d genes; %d lines kept", name, *frame.shape, sum(v == name for v in counts.values()))
+    log.info("%s: %d cell lines x %d genes; %d lines kept", name, *frame.shape, sum(v == name for v in source_of.values()))
 log.info("integrated bulk: %d cell lines x %d shared genes", *expression.shape)

@@ -67,7 +67,24 @@ def mlp(
     return nn.Sequential(*layers)
 
 
-class Encoder(nn.Module):
+class LinearHeadMLP(nn.Module):
+    """An :func:`mlp` whose last layer is linear: ``(batch, n_in) → (batch, n_out)``.
+
+    The one body behind :class:`Encoder`, :class:`Decoder` and :class:`Predictor`; the
+    subclasses only name the ends. Weights live in ``self.net`` (state-dict keys ``net.*``).
+    """
+
+    def __init__(self, n_in: int, hidden: Sequence[int], n_out: int, dropout: float = 0.0,
+                 batchnorm: bool = True, activation: str = "relu"):
+        super().__init__()
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        self.net = mlp([n_in, *hidden, n_out], dropout, batchnorm, activation)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class Encoder(LinearHeadMLP):
     """Feature extractor ``E``: ``(batch, n_in) → (batch, bottleneck)``.
 
     Hidden layers are ReLU MLP blocks (paper step 1: "an encoder (Eb), which subtracts X'b to a
@@ -76,45 +93,21 @@ class Encoder(nn.Module):
     regulariser and MMD act on them).
     """
 
-    def __init__(
-        self,
-        n_in: int,
-        hidden: Sequence[int],
-        bottleneck: int,
-        dropout: float = 0.0,
-        batchnorm: bool = True,
-        activation: str = "relu",
-    ):
-        super().__init__()
-        self.n_in = int(n_in)
-        self.bottleneck = int(bottleneck)
-        self.net = mlp([n_in, *hidden, bottleneck], dropout, batchnorm, activation)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+    def __init__(self, n_in: int, hidden: Sequence[int], bottleneck: int, dropout: float = 0.0,
+                 batchnorm: bool = True, activation: str = "relu"):
+        super().__init__(n_in, hidden, bottleneck, dropout, batchnorm, activation)
 
 
-class Decoder(nn.Module):
+class Decoder(LinearHeadMLP):
     """Reconstruction head ``D``: ``(batch, bottleneck) → (batch, n_out)``.
 
     Mirror image of :class:`Encoder`; the output layer is linear so that it can reconstruct
     inputs on any scale (the reference used a sigmoid, which only fits min-max scaled data).
     """
 
-    def __init__(
-        self,
-        bottleneck: int,
-        hidden: Sequence[int],
-        n_out: int,
-        dropout: float = 0.0,
-        batchnorm: bool = True,
-        activation: str = "relu",
-    ):
-        super().__init__()
-        self.net = mlp([bottleneck, *hidden, n_out], dropout, batchnorm, activation)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.net(z)
+    def __init__(self, bottleneck: int, hidden: Sequence[int], n_out: int, dropout: float = 0.0,
+                 batchnorm: bool = True, activation: str = "relu"):
+        super().__init__(bottleneck, hidden, n_out, dropout, batchnorm, activation)
 
 
 def binomial_mask(x: Tensor, p: float, generator: torch.Generator | None = None) -> Tensor:
@@ -202,23 +195,13 @@ class DenoisingAutoencoder(nn.Module):
         return F.mse_loss(recon, x if target == "clean" else noisy)
 
 
-class Predictor(nn.Module):
+class Predictor(LinearHeadMLP):
     """Drug-response head ``P``: ``(batch, n_in) → (batch, n_out)`` logits (paper, step 2).
 
     Returns logits, not probabilities: cross-entropy is applied to them directly (the reference
     applied a softmax and then ``CrossEntropyLoss``, i.e. a double softmax).
     """
 
-    def __init__(
-        self,
-        n_in: int,
-        hidden: Sequence[int],
-        n_out: int = 2,
-        dropout: float = 0.0,
-        batchnorm: bool = True,
-    ):
-        super().__init__()
-        self.net = mlp([n_in, *hidden, n_out], dropout, batchnorm)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.net(z)
+    def __init__(self, n_in: int, hidden: Sequence[int], n_out: int = 2, dropout: float = 0.0,
+                 batchnorm: bool = True):
+        super().__init__(n_in, hidden, n_out, dropout, batchnorm)
