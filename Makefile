@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: demo test lint dry-run clean-results
+.PHONY: demo ablations test lint dry-run clean-results
 
 $(VENV)/.installed: envs/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ $(VENV)/.installed: envs/requirements.txt pyproject.toml
 demo: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)
 	@echo "Demo finished: metrics in results/scdeal/summary.tsv, figures in results/figures/, logs in logs/."
+
+ablations: $(VENV)/.installed
+	$(BIN)/snakemake --cores $(CORES) scdeal_evaluation
+	@echo "Ablations finished: results/scdeal/ablations.tsv, ablations_summary.tsv, results/figures/scdeal/ablations.png."
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

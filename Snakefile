@@ -5,7 +5,11 @@ from snakemake.utils import min_version, validate
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
+# The demo is the default config; a config given with --configfile replaces it instead of being
+# merged into it (config/paper.yaml must not inherit the demo's datasets).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 # Validate before anything runs; the schema fills in every default.
@@ -19,10 +23,14 @@ wildcard_constraints:
     drug="[a-z0-9-]+",
 
 
+include: "workflow/rules/download.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/scdeal.smk"
+include: "workflow/rules/scdeal_eval.smk"
+include: "workflow/rules/interpret.smk"
+include: "workflow/rules/codeae.smk"
 
 
 rule all:

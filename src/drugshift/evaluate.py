@@ -15,7 +15,10 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-__all__ = ["classification_metrics", "metrics_table", "predicted_labels"]
+__all__ = ["METRICS", "classification_metrics", "metrics_table", "predicted_labels"]
+
+#: The seven scDEAL benchmark metrics, then weighted F1 (the reference code's "F1").
+METRICS = ("f1", "auroc", "ap", "precision", "recall", "ami", "ari", "f1_weighted")
 
 
 def predicted_labels(prob_sensitive, threshold: float = 0.5) -> np.ndarray:

@@ -102,3 +102,143 @@ def plot_prediction_umap(predictions, path: str | Path, seed: int = 42) -> None:
         ax.set_xlabel("UMAP1")
         ax.set_ylabel("UMAP2")
     _save(fig, path)
+
+
+def plot_ablations(summary: pd.DataFrame, path: str | Path, metrics: tuple[str, ...] = ("auroc", "f1")) -> None:
+    """scDEAL ablations: one row of panels per dataset, one panel per metric; each setting's
+    mean ± sd over seeds (filled) and over subsamples (open), from
+    :func:`drugshift.ablations.summarise_runs`."""
+    datasets = list(dict.fromkeys(summary["dataset"]))
+    fig, axes = plt.subplots(len(datasets), len(metrics), figsize=(4.2 * len(metrics), 0.5 + 2.6 * len(datasets)),
+                             squeeze=False)
+    for row, dataset in zip(axes, datasets):
+        part = summary[summary["dataset"] == dataset]
+        settings = list(dict.fromkeys(part["setting"]))
+        ypos = {s: i for i, s in enumerate(settings)}
+        for ax, metric in zip(row, metrics):
+            for kind, offset, face in (("seed", -0.15, SENSITIVE), ("sub", 0.15, "white")):
+                sel = part[part["kind"] == kind]
+                if sel.empty:
+                    continue
+                ax.errorbar(sel[f"{metric}_mean"], sel["setting"].map(ypos) + offset, xerr=sel[f"{metric}_sd"].fillna(0),
+                            fmt="o", color=SENSITIVE, mfc=face, ms=5, capsize=2,
+                            label="seeds" if kind == "seed" else "80 % subsamples")
+            ax.set_yticks(range(len(settings)), settings)
+            ax.invert_yaxis()
+            ax.set_xlim(-0.02, 1.02)
+            if metric == "auroc":
+                ax.axvline(0.5, color="0.7", lw=0.8, ls="--")
+            ax.set_xlabel(metric.upper() if metric == "auroc" else metric)
+            ax.set_title(f"{dataset}: {metric}", fontsize=9)
+        row[0].legend(fontsize=7, frameon=False, loc="lower left")
+    _save(fig, path)
+
+
+def plot_critical_genes(attr, critical: pd.DataFrame, path: str | Path, top: int = 20, title: str = "") -> None:
+    """Top critical genes of each group (:func:`drugshift.interpret.critical_genes`): Wilcoxon
+    score of the IG difference (left) and mean IG in predicted sensitive vs resistant cells
+    (right; from the attribution AnnData ``attr``, layer of the group's output)."""
+    fig, axes = plt.subplots(2, 2, figsize=(10, 1.5 + 0.5 * max(top, 2)), squeeze=False)
+    groups = attr.obs["predicted"].astype(str).to_numpy() if attr is not None else None
+    for row, (group, colour) in zip(axes, (("sensitive", SENSITIVE), ("resistant", RESISTANT))):
+        sel = critical[critical["critical"].astype(bool) & (critical["group"] == group)].head(top)
+        ax = row[0]
+        y = np.arange(len(sel))
+        ax.barh(y, sel["score"], color=colour)
+        ax.set_yticks(y, sel["gene"], fontsize=7)
+        ax.invert_yaxis()
+        n = int((critical["critical"].astype(bool) & (critical["group"] == group)).sum())
+        ax.set(xlabel="Wilcoxon score (IG, group vs other)", title=f"{group} critical genes: top {len(sel)} of {n}")
+        ax = row[1]
+        if attr is not None and len(sel):
+            ig = pd.DataFrame(np.asarray(attr.layers[group]), columns=attr.var_names.astype(str))[list(sel["gene"])]
+            for offset, (g, c) in zip((-0.2, 0.2), (("sensitive", SENSITIVE), ("resistant", RESISTANT))):
+                ax.barh(y + offset, ig[groups == g].mean(axis=0), height=0.4, color=c, label=f"predicted {g}")
+            ax.set_yticks(y, sel["gene"], fontsize=7)
+            ax.invert_yaxis()
+            ax.legend(fontsize=7, frameon=False)
+        ax.set(xlabel=f"mean IG to the {group} output")
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
+
+
+def plot_enrichment(table: pd.DataFrame, path: str | Path, top: int = 10, title: str = "") -> None:
+    """Top enriched gene sets of the sensitive and resistant critical genes
+    (:func:`drugshift.enrich.enrich_critical_genes`): −log10 BH-adjusted p per term, the overlap
+    written beside each bar, the 0.05 line dashed."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.8 + 0.35 * max(top, 2)), squeeze=False)
+    for ax, (group, colour) in zip(axes[0], (("sensitive", SENSITIVE), ("resistant", RESISTANT))):
+        sel = table[table["group"] == group].sort_values(["p", "term"], kind="mergesort").head(top)
+        y = np.arange(len(sel))
+        value = -np.log10(sel["p_adj"].clip(lower=1e-300))
+        ax.barh(y, value, color=colour)
+        labels = [f"{lib}: {term}"[:55] for lib, term in zip(sel["library"], sel["term"])]
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.invert_yaxis()
+        for yi, v, k, n in zip(y, value, sel["overlap"], sel["n_query"]):
+            ax.text(v, yi, f" {k}/{n}", va="center", fontsize=6)
+        ax.axvline(-np.log10(0.05), color="k", lw=0.8, ls="--")
+        ax.set(xlabel="−log10 BH-adjusted p", title=f"{group} critical genes")
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
+
+
+def plot_bicluster(matrix: pd.DataFrame, row_labels, col_labels, path: str | Path,
+                   zscores: pd.DataFrame | None = None, title: str | None = None) -> None:
+    """Heat map of a patients × drugs response matrix ordered by its biclusters.
+
+    Rows are grouped by patient cluster and columns by drug cluster (in label order, see
+    :func:`drugshift.patient_analysis.bicluster`), within a cluster by decreasing mean response;
+    thin lines separate the clusters. Drug names are shown up to 80 drugs. With ``zscores`` (the
+    table of :func:`drugshift.patient_analysis.cluster_zscores` with drug clusters) a second
+    panel shows the z-scored block means (red = more sensitive than average).
+    """
+    rl = pd.Series(row_labels).reindex(matrix.index).to_numpy()
+    cl = pd.Series(col_labels).reindex(matrix.columns).to_numpy()
+    row_order = np.lexsort((-matrix.mean(axis=1).to_numpy(), rl))
+    col_order = np.lexsort((-matrix.mean(axis=0).to_numpy(), cl))
+    data = matrix.to_numpy(dtype=float)[np.ix_(row_order, col_order)]
+    finite = data[np.isfinite(data)]
+    if finite.size and finite.min() >= 0 and finite.max() <= 1:
+        vmin, vmax, label = 0.0, 1.0, "P(sensitive)"
+    else:
+        vmin, vmax = (np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0))
+        label = "predicted response"
+    n_rows, n_cols = data.shape
+    width = float(np.clip(3 + 0.16 * n_cols, 5, 14)) + (4 if zscores is not None else 0)
+    if zscores is not None:
+        fig, (ax, axz) = plt.subplots(1, 2, figsize=(width, 6), gridspec_kw={"width_ratios": [3, 2]})
+    else:
+        fig, ax = plt.subplots(figsize=(width, 6))
+    im = ax.imshow(data, aspect="auto", interpolation="nearest", cmap="RdBu_r", vmin=vmin, vmax=vmax)
+    for pos in np.flatnonzero(np.diff(rl[row_order])):
+        ax.axhline(pos + 0.5, color="k", lw=0.4)
+    for pos in np.flatnonzero(np.diff(cl[col_order])):
+        ax.axvline(pos + 0.5, color="k", lw=0.6)
+    if n_cols <= 80:
+        ax.set_xticks(np.arange(n_cols))
+        ax.set_xticklabels(matrix.columns[col_order], rotation=90, fontsize=6)
+    else:
+        ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set(xlabel=f"{n_cols} drugs in {len(np.unique(cl))} clusters",
+           ylabel=f"{n_rows} patients in {len(np.unique(rl))} clusters")
+    fig.colorbar(im, ax=ax, label=label, fraction=0.04)
+    if zscores is not None:
+        table = zscores.pivot(index="patient_cluster", columns="drug_cluster", values="zscore")
+        lim = float(np.nanmax(np.abs(table.to_numpy()))) if table.size else 1.0
+        imz = axz.imshow(table.to_numpy(), aspect="auto", interpolation="nearest", cmap="RdBu_r",
+                         vmin=-max(lim, 1e-9), vmax=max(lim, 1e-9))
+        if table.shape[1] <= 40:
+            axz.set_xticks(np.arange(table.shape[1]))
+            axz.set_xticklabels(table.columns, fontsize=7)
+        if table.shape[0] <= 40:
+            axz.set_yticks(np.arange(table.shape[0]))
+            axz.set_yticklabels(table.index, fontsize=7)
+        axz.set(xlabel="drug cluster", ylabel="patient cluster", title="cluster z-scores")
+        fig.colorbar(imz, ax=axz, label="z-score", fraction=0.05)
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)

@@ -149,6 +149,7 @@ def fit(
     log_every: int = 10,
     scheduler: object | None = None,
     device: torch.device | str | None = None,
+    restore_best: bool = True,
 ) -> History:
     """Run minibatch training with validation-based early stopping.
 
@@ -175,6 +176,9 @@ def fit(
         log_every: epochs between progress lines.
         scheduler: optional object with ``step(metric)`` (e.g. ``ReduceLROnPlateau``).
         device: where the index tensors live; defaults to the device of the first parameter.
+        restore_best: restore the best epoch's weights at the end (default). ``False`` keeps
+            the last epoch's weights (fixed-length training such as adversarial pretraining,
+            whose validation value only reports progress); ``best_epoch`` is still recorded.
 
     Returns:
         :class:`History`; the modules hold the best epoch's weights and are in eval mode.
@@ -216,7 +220,8 @@ def fit(
         if val < hist.best_val or (math.isnan(hist.best_val) and math.isfinite(val)):
             hist.best_val = val
             hist.best_epoch = epoch
-            best_state = [copy.deepcopy(m.state_dict()) for m in modules]
+            if restore_best:
+                best_state = [copy.deepcopy(m.state_dict()) for m in modules]
             since_best = 0
         else:
             since_best += 1
@@ -233,7 +238,7 @@ def fit(
     if best_state is not None:
         for m, sd in zip(modules, best_state):
             m.load_state_dict(sd)
-    elif epochs > 0:
+    elif epochs > 0 and restore_best:
         log.warning("[%s] no finite validation value in %d epochs; keeping the last weights", name, hist.epochs_run)
     for m in modules:
         m.eval()

@@ -1,6 +1,8 @@
 # Helpers shared by all stages: names, targets, input functions.
 import re
 
+from drugshift.io.sc_formats import values_of as sc_values_of
+
 DEMO_RAW = "results/raw/demo"
 DEMO_FILES = [
     f"{DEMO_RAW}/{name}"
@@ -28,10 +30,16 @@ def slug(name):
 
 
 SC_DATASETS = config["sc"]["datasets"]
+for _ds in SC_DATASETS.values():
+    # `values` and the older `normalised` flag are one setting; preprocess_sc reads `normalised`.
+    _ds["values"] = sc_values_of(_ds)
+    _ds["normalised"] = _ds["values"] == "normalised"
 DATASETS = list(SC_DATASETS)
 # Drugs needing bulk labels: those of the single-cell datasets plus any listed explicitly.
 DRUG_NAMES = sorted(
-    {d["drug"] for d in SC_DATASETS.values()} | set(config["labels"]["drugs"])
+    {d["drug"] for d in SC_DATASETS.values()}
+    | set(config["labels"]["drugs"])
+    | set(config["codeae"]["drugs"] if config["codeae"]["enabled"] else [])
 )
 DRUG_BY_SLUG = {slug(d): d for d in DRUG_NAMES}
 if len(DRUG_BY_SLUG) != len(DRUG_NAMES):
@@ -43,7 +51,7 @@ if config["simulate"]["enabled"]:
         {
             path
             for ds in SC_DATASETS.values()
-            for path in (ds["path"], ds.get("metadata"))
+            for path in (ds.get("path"), ds.get("metadata"), *ds.get("files", {}).values())
             if path and path.startswith(DEMO_RAW)
         }
     )
@@ -65,11 +73,27 @@ def bulk_expression_inputs(wildcards):
 
 
 def sc_inputs(wildcards):
-    """The raw single-cell file and, where configured, its per-cell metadata table."""
+    """The raw single-cell file (or one per condition), its per-cell metadata table and, for
+    mouse data, the ortholog table, where configured."""
     ds = SC_DATASETS[wildcards.dataset]
-    inputs = {"data": ds["path"]}
+    if "files" in ds:
+        inputs = {f"file_{cond}": path for cond, path in ds["files"].items()}
+    else:
+        inputs = {"data": ds["path"]}
     if "metadata" in ds:
         inputs["metadata"] = ds["metadata"]
+    if ds.get("species") == "mouse":
+        if "orthologs" not in config["sc"]:
+            raise ValueError(f"sc.datasets.{wildcards.dataset}: species mouse needs sc.orthologs")
+        inputs["orthologs"] = config["sc"]["orthologs"]
+    return inputs
+
+
+def tcga_inputs():
+    """TCGA inputs of tidy_tcga; a list of per-project clinical drug tables is stacked first."""
+    inputs = dict(config["patients"].get("tcga", {}))
+    if isinstance(inputs.get("clinical_drug"), list):
+        inputs["clinical_drug"] = "results/patients/tcga/clinical_drug_stacked.tsv"
     return inputs
 
 
@@ -84,6 +108,97 @@ def scdeal_params(wildcards):
     }
 
 
+TUNING = config["scdeal"]["tuning"]
+
+
+def dataset_drug(wildcards):
+    return slug(SC_DATASETS[wildcards.dataset]["drug"])
+
+
+def tuned_input(wildcards):
+    """The selected hyperparameters of the dataset when tuning is on."""
+    if not TUNING["enabled"]:
+        return {}
+    return {"tuned": f"results/scdeal/{wildcards.dataset}/{dataset_drug(wildcards)}/tuned.json"}
+
+
+def interpret_targets():
+    """Outputs of this stage for every dataset; pseudotime where configured, enrichment where
+    gene sets are configured, the planted-gene check on simulated data."""
+    targets = []
+    for ds in DATASETS:
+        out = f"results/scdeal/{ds}/{slug(SC_DATASETS[ds]['drug'])}"
+        fig = f"results/figures/interpret/{ds}_{slug(SC_DATASETS[ds]['drug'])}"
+        targets += [f"{out}/attr_integrated_gradient.h5ad", f"{out}/critical_genes.tsv",
+                    f"{out}/deg_scores.json", f"{fig}_critical_genes.png"]
+        if ds in config["interpret"]["pseudotime"]:
+            targets.append(f"{out}/pseudotime.json")
+        if config["interpret"]["enrichment"]["genesets"]:
+            targets += [f"{out}/enrichment.tsv", f"{fig}_enrichment.png"]
+            if config["simulate"]["enabled"]:
+                targets.append(f"{out}/planted_recovery.json")
+    return targets
+
+
+# scDEAL evaluation (workflow/rules/scdeal_eval.smk)
+EVAL = config["scdeal"]["evaluation"]
+BULK_SOURCES = list(config["bulk"]["expression"])
+
+
+def eval_settings():
+    """Configured ablation settings that this bulk configuration can run."""
+    settings = []
+    for name in EVAL["settings"]:
+        if name in ("gdsc_only", "ccle_only") and len(BULK_SOURCES) < 2:
+            continue  # with one bulk source, 'both' is already that source
+        settings.append(name)
+    return settings
+
+
+def eval_replicates():
+    return [f"seed{k}" for k in range(EVAL["seeds"])] + [f"sub{k}" for k in range(EVAL["subsamples"])]
+
+
+def eval_runs():
+    """Every (dataset, trained setting, replicate) run file; no_transfer is read from scdeal's."""
+    trained = [s for s in eval_settings() if s != "no_transfer"]
+    if "no_transfer" in eval_settings() and "scdeal" not in trained:
+        trained.append("scdeal")
+    return [
+        f"results/scdeal/evaluation/{ds}/{setting}/{rep}.json"
+        for ds in DATASETS
+        for setting in trained
+        for rep in eval_replicates()
+    ]
+
+
+def ablation_inputs(wildcards):
+    source = {"gdsc_only": "gdsc", "ccle_only": "ccle"}.get(wildcards.setting)
+    inputs = {
+        "cells": f"results/sc/{wildcards.dataset}/processed.h5ad",
+        "bulk": f"results/bulk/expression_{source}.parquet" if source
+        else f"results/sc/{wildcards.dataset}/bulk_aligned.parquet",
+        "labels": f"results/bulk/labels/{dataset_drug(wildcards)}.parquet",
+    }
+    return {**inputs, **tuned_input(wildcards)}
+
+
+def bulk_source_inputs(wildcards):
+    inputs = {"expression": config["bulk"]["expression"][wildcards.source]}
+    if wildcards.source == "ccle":
+        inputs["sample_info"] = config["bulk"]["sample_info"]
+    return inputs
+
+
+def evaluation_targets():
+    targets = ["results/scdeal/ablations.tsv"] if DATASETS else []
+    if TUNING["enabled"]:
+        targets += [
+            f"results/scdeal/{ds}/{slug(SC_DATASETS[ds]['drug'])}/tuning.tsv" for ds in DATASETS
+        ]
+    return targets
+
+
 def all_targets():
     targets = [f"results/bulk/labels/{slug(d)}.parquet" for d in DRUG_NAMES]
     targets += [f"results/figures/labels/{slug(d)}_waterfall.png" for d in DRUG_NAMES]
@@ -95,6 +210,37 @@ def all_targets():
         targets.append(f"results/figures/scdeal/{ds}_{drug}_umap.png")
     if DATASETS:
         targets.append("results/scdeal/summary.tsv")
+        targets += interpret_targets()
+    if config["scdeal"]["evaluation"]["enabled"]:
+        targets += evaluation_targets()
     for cohort in config["patients"]:
         targets.append(f"results/patients/{cohort}/expression.parquet")
+    targets += codeae_targets()
+    return targets
+
+
+# CODE-AE arm (workflow/rules/codeae.smk)
+from drugshift.models.codeae import method_kind as codeae_method_kind
+
+CODEAE = config["codeae"]
+CODEAE_METHODS = list(CODEAE["methods"]) if CODEAE["enabled"] else []
+CODEAE_PRETRAINED = [m for m in CODEAE_METHODS if codeae_method_kind(m) in ("codeae", "pretrained")]
+CODEAE_DRUGS = [slug(d) for d in CODEAE["drugs"]] if CODEAE["enabled"] else []
+CODEAE_COHORTS = [c for c in ("tcga", "pdtc") if c in config["patients"]]
+
+
+def codeae_encoder_input(wildcards):
+    """The pretrained encoder of methods that have one (none for mlp and the shallow baselines)."""
+    if wildcards.method in CODEAE_PRETRAINED:
+        return {"encoder": f"results/codeae/{wildcards.method}/pretrain/encoder.pt"}
+    return {}
+
+
+def codeae_targets():
+    if not CODEAE_METHODS:
+        return []
+    targets = [f"results/codeae/{m}/pretrain/deconfounding.json" for m in CODEAE_PRETRAINED]
+    targets += ["results/codeae/benchmark.tsv", "results/codeae/rank_summary.tsv"]
+    if "tcga" in CODEAE_COHORTS:
+        targets += ["results/codeae/bicluster/patient_clusters.tsv", "results/figures/codeae/bicluster.png"]
     return targets

@@ -63,9 +63,24 @@ rule tidy_sc:
         "../scripts/tidy_sc.py"
 
 
+rule stack_clinical_drug:
+    input:
+        config["patients"].get("tcga", {}).get("clinical_drug", []),
+    output:
+        "results/patients/tcga/clinical_drug_stacked.tsv",
+    conda:
+        "../../envs/environment.yaml"
+    log:
+        "logs/stack_clinical_drug.log",
+    benchmark:
+        "benchmarks/rules/stack_clinical_drug.tsv"
+    script:
+        "../scripts/stack_clinical_drug.py"
+
+
 rule tidy_tcga:
     input:
-        **config["patients"].get("tcga", {}),
+        **tcga_inputs(),
     output:
         expression="results/patients/tcga/expression.parquet",
         clinical="results/patients/tcga/clinical.parquet",

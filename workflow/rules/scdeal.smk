@@ -3,6 +3,7 @@
 
 rule train_scdeal:
     input:
+        unpack(tuned_input),
         cells="results/sc/{dataset}/processed.h5ad",
         bulk="results/sc/{dataset}/bulk_aligned.parquet",
         labels="results/bulk/labels/{drug}.parquet",

@@ -1,5 +1,7 @@
 """Rule train_scdeal: train scDEAL for one (dataset, drug) and save the model and its training record."""
 
+import json
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -14,9 +16,13 @@ log = runlog.start(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 cells = ad.read_h5ad(snakemake.input.cells)
 bulk, y = labelled_bulk(pd.read_parquet(snakemake.input.bulk), pd.read_parquet(snakemake.input.labels))
+hyper = dict(snakemake.params.hyper)
+if "tuned" in snakemake.input.keys():
+    hyper.update(json.loads(open(snakemake.input.tuned).read())["selected"])
+    log.info("hyperparameters selected on bulk validation data: %s", hyper)
 log.info("training on %d cell lines (%d sensitive) and %d cells x %d genes", len(y), y.sum(), *cells.shape)
 result = fit_scdeal(bulk.to_numpy(np.float32), y, np.asarray(cells.X, dtype=np.float32),
-                    snakemake.params.hyper, log=log, device=snakemake.params.device)
+                    hyper, log=log, device=snakemake.params.device)
 save_scdeal(result, snakemake.output.model)
 write_json({
     "dataset": snakemake.wildcards.dataset,

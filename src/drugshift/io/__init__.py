@@ -8,6 +8,11 @@ Modules (import the one you need; nothing heavy is imported here):
 * :mod:`drugshift.io.tcga` — Xena matrices/phenotypes, clinical drug tables, RECIST labels.
 * :mod:`drugshift.io.pdtc` — PDTC drug response, PDTC↔GDSC drug mapping, labels, expression.
 * :mod:`drugshift.io.genesets` — GMT gene sets.
+* :mod:`drugshift.io.sc_formats` — every single-cell layout (GEO counts, cells × genes, h5ad,
+  10x mtx) and the loader of one ``sc.datasets`` entry (files per condition, labels, subsets).
+* :mod:`drugshift.io.geo_series` — metadata quirks and label rules of the six scDEAL GEO series.
+* :mod:`drugshift.io.orthologs` — MGI mouse → human one-to-one orthologs.
+* :mod:`drugshift.io.xena` — Xena probe maps; :mod:`drugshift.io.gdc` — stacking GDC Biotab tables.
 * :mod:`drugshift.io._table` — shared checks (separator, required columns, numeric values,
   duplicated ids); every bad input raises :class:`drugshift.errors.InputError` naming the file.
 """

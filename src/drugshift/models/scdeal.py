@@ -49,6 +49,7 @@ __all__ = [
     "ScDEALParams",
     "ScDEALResult",
     "cell_clusters",
+    "fit_bulk_model",
     "fit_scdeal",
     "load_scdeal",
     "resample",
@@ -540,6 +541,96 @@ def _bulk_metrics(Eb: nn.Module, P: nn.Module, X: Tensor, y: np.ndarray) -> dict
     return classification_metrics(y, prob)
 
 
+def _fit_bulk_stages(Xb: np.ndarray, yb: np.ndarray, split: tuple, p: ScDEALParams, gen: torch.Generator,
+                     mask_gen: torch.Generator, dev: torch.device, log: logging.Logger):
+    """Steps 1–2 (bulk DAE, then ``P`` on ``Eb``'s bottleneck) on the bulk ``split``.
+
+    Returns ``(bulk DAE, P, history, bulk_metrics, Xr, yr)`` where ``Xr, yr`` are the re-sampled
+    training tensors (joint training reuses them) and ``bulk_metrics`` holds ``source_val`` and
+    ``source_test``.
+    """
+    tr, va, te = split
+    n_genes = Xb.shape[1]
+    Xb_t = torch.as_tensor(Xb, device=dev)
+    tr_t, va_t = (torch.as_tensor(i, device=dev) for i in (tr, va))
+    Xb_va, Xb_te = Xb_t[va], Xb_t[te]
+    yb_va = torch.as_tensor(yb[va], device=dev)
+    history: dict[str, History] = {}
+
+    # (1) bulk DAE
+    dae_b = DenoisingAutoencoder(n_genes, p.bulk_hidden, p.bulk_bottleneck, p.dropout, p.batchnorm, p.noise_p).to(dev)
+    history["bulk_dae"] = _fit_dae(dae_b, Xb_t, tr_t, va_t, p, gen, mask_gen, log, "bulk DAE", p.epochs_dae)
+    Eb = dae_b.encoder
+
+    # (2) predictor on Eb's bottleneck
+    Xr_np, yr_np = resample(Xb[tr], yb[tr], p.sampling, p.seed)
+    Xr = torch.as_tensor(np.ascontiguousarray(Xr_np), device=dev)
+    yr = torch.as_tensor(yr_np.astype(np.int64), device=dev)
+    if p.sampling != "none":
+        log.info("scDEAL: %s re-sampled the training split from %d to %d samples (%d sensitive)",
+                 p.sampling, len(tr), len(yr_np), int(yr_np.sum()))
+    P = Predictor(p.bulk_bottleneck, p.predictor_hidden, 2, p.dropout, p.batchnorm).to(dev)
+    stage2 = [P] if p.freeze_bulk_encoder else [Eb, P]
+    opt2 = _adam(itertools.chain.from_iterable(m.parameters() for m in stage2), p)
+
+    def step_predictor(idx: Tensor) -> dict[str, float]:
+        opt2.zero_grad(set_to_none=True)
+        x = Xr[idx]
+        if p.predictor_noise_p > 0:
+            x = binomial_mask(x, p.predictor_noise_p, mask_gen)
+        if p.freeze_bulk_encoder:
+            with torch.no_grad():
+                z = Eb(x)
+        else:
+            z = Eb(x)
+        loss = F.cross_entropy(P(z), yr[idx])
+        loss.backward()
+        opt2.step()
+        return {"loss": loss.item()}
+
+    def validate_predictor() -> float:
+        return F.cross_entropy(P(Eb(Xb_va)), yb_va).item()
+
+    Eb.eval()
+    history["predictor"] = fit(step_predictor, validate_predictor, stage2, len(yr), p.epochs_predictor, p.batch_size,
+                               p.patience, gen, log, "predictor", p.log_every, _plateau(opt2, p), dev)
+    bulk_metrics = {
+        "source_val": _bulk_metrics(Eb, P, Xb_va, yb[va]),
+        "source_test": _bulk_metrics(Eb, P, Xb_te, yb[te]),
+    }
+    log.info("scDEAL: bulk model validation AUROC=%.3f, test AUROC=%.3f F1=%.3f", bulk_metrics["source_val"]["auroc"],
+             bulk_metrics["source_test"]["auroc"], bulk_metrics["source_test"]["f1"])
+    return dae_b, P, history, bulk_metrics, Xr, yr
+
+
+def fit_bulk_model(
+    X_bulk,
+    y_bulk,
+    params: ScDEALParams | Mapping | None = None,
+    log: logging.Logger | None = None,
+    device: str | torch.device = "auto",
+) -> dict[str, dict]:
+    """Train only scDEAL's bulk model (steps 1–2) and score it on the bulk splits.
+
+    The same seed gives the same split, initialisation and minibatches as :func:`fit_scdeal`,
+    so this is exactly the bulk model that :func:`fit_scdeal` would transfer. Hyperparameter
+    selection uses it: it sees no single cell.
+
+    Returns:
+        ``{"source_val": metrics, "source_test": metrics}`` (:func:`classification_metrics`).
+    """
+    p = params if isinstance(params, ScDEALParams) else ScDEALParams.from_dict(params)
+    log = log or _log
+    dev = resolve_device(device)
+    yb = np.asarray(y_bulk).ravel()
+    Xb, yb, _ = _check_inputs(X_bulk, yb, np.zeros((10, _as_float32(X_bulk, "X_bulk").shape[1]), np.float32))
+    seed_everything(p.seed)
+    gen = torch.Generator().manual_seed(p.seed)
+    mask_gen = torch.Generator(device=dev).manual_seed(p.seed + 1)
+    split = split_bulk(yb, p.seed)
+    return _fit_bulk_stages(Xb, yb, split, p, gen, mask_gen, dev, log)[3]
+
+
 def fit_scdeal(
     X_bulk,
     y_bulk,
@@ -600,7 +691,6 @@ def fit_scdeal(
     Xb_t = torch.as_tensor(Xb, device=dev)
     yb_t = torch.as_tensor(yb, device=dev)
     Xs_t = torch.as_tensor(Xs, device=dev)
-    tr_t, va_t = (torch.as_tensor(i, device=dev) for i in (tr, va))
     cells_tr_t, cells_va_t = (torch.as_tensor(i, device=dev) for i in (cells_tr, cells_va))
     Xb_va, Xb_te = Xb_t[va], Xb_t[te]
     yb_va = yb_t[va]
@@ -618,53 +708,11 @@ def fit_scdeal(
         _, clusters = np.unique(clusters, return_inverse=True)
         clusters = clusters.astype(np.int64)
 
-    history: dict[str, History] = {}
-
-    # (1) bulk DAE
-    dae_b = DenoisingAutoencoder(n_genes, p.bulk_hidden, p.bulk_bottleneck, p.dropout, p.batchnorm, p.noise_p).to(dev)
-    history["bulk_dae"] = _fit_dae(dae_b, Xb_t, tr_t, va_t, p, gen, mask_gen, log, "bulk DAE", p.epochs_dae)
+    # (1)+(2) bulk DAE and predictor: the bulk model
+    dae_b, P, history, bulk_metrics, Xr, yr = _fit_bulk_stages(Xb, yb, (tr, va, te), p, gen, mask_gen, dev, log)
     Eb = dae_b.encoder
-
-    # (2) predictor on Eb's bottleneck
-    Xr_np, yr_np = resample(Xb[tr], yb[tr], p.sampling, p.seed)
-    Xr = torch.as_tensor(np.ascontiguousarray(Xr_np), device=dev)
-    yr = torch.as_tensor(yr_np.astype(np.int64), device=dev)
-    if p.sampling != "none":
-        log.info("scDEAL: %s re-sampled the training split from %d to %d samples (%d sensitive)",
-                 p.sampling, len(tr), len(yr_np), int(yr_np.sum()))
-    P = Predictor(p.bulk_bottleneck, p.predictor_hidden, 2, p.dropout, p.batchnorm).to(dev)
-    stage2 = [P] if p.freeze_bulk_encoder else [Eb, P]
-    opt2 = _adam(itertools.chain.from_iterable(m.parameters() for m in stage2), p)
-
-    def step_predictor(idx: Tensor) -> dict[str, float]:
-        opt2.zero_grad(set_to_none=True)
-        x = Xr[idx]
-        if p.predictor_noise_p > 0:
-            x = binomial_mask(x, p.predictor_noise_p, mask_gen)
-        if p.freeze_bulk_encoder:
-            with torch.no_grad():
-                z = Eb(x)
-        else:
-            z = Eb(x)
-        loss = F.cross_entropy(P(z), yr[idx])
-        loss.backward()
-        opt2.step()
-        return {"loss": loss.item()}
-
-    def validate_predictor() -> float:
-        return F.cross_entropy(P(Eb(Xb_va)), yb_va).item()
-
-    Eb.eval()
-    history["predictor"] = fit(step_predictor, validate_predictor, stage2, len(yr), p.epochs_predictor, p.batch_size,
-                               p.patience, gen, log, "predictor", p.log_every, _plateau(opt2, p), dev)
     source_encoder = copy.deepcopy(Eb).eval()
     source_predictor = copy.deepcopy(P).eval()
-    bulk_metrics = {
-        "source_val": _bulk_metrics(Eb, P, Xb_va, yb[va]),
-        "source_test": _bulk_metrics(Eb, P, Xb_te, yb[te]),
-    }
-    log.info("scDEAL: bulk model test AUROC=%.3f F1=%.3f", bulk_metrics["source_test"]["auroc"],
-             bulk_metrics["source_test"]["f1"])
 
     # (3) single-cell DAE
     dae_s = DenoisingAutoencoder(n_genes, p.sc_hidden, p.bulk_bottleneck, p.dropout, p.batchnorm, p.noise_p).to(dev)

@@ -205,3 +205,23 @@ class Predictor(LinearHeadMLP):
     def __init__(self, n_in: int, hidden: Sequence[int], n_out: int = 2, dropout: float = 0.0,
                  batchnorm: bool = True):
         super().__init__(n_in, hidden, n_out, dropout, batchnorm)
+
+
+class NormalisedEncoder(Encoder):
+    """:class:`Encoder` whose embeddings are L2-normalised per sample (CODE-AE: "an additional
+    instance normalization layer after the output layer of each encoder to avoid embeddings
+    with minimal norm", which the orthogonality loss would otherwise drive towards zero).
+
+    ``(batch, n_in) → (batch, bottleneck)``, every row of unit Euclidean norm. ``latent_dim``
+    is the embedding width (the attribute fine-tuning reads from any encoder).
+    """
+
+    def __init__(self, n_in: int, hidden: Sequence[int], bottleneck: int, dropout: float = 0.0,
+                 batchnorm: bool = False, activation: str = "relu", normalise: bool = True):
+        super().__init__(n_in, hidden, bottleneck, dropout, batchnorm, activation)
+        self.normalise = bool(normalise)
+        self.latent_dim = int(bottleneck)
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = self.net(x)
+        return F.normalize(z, p=2, dim=1) if self.normalise else z

@@ -118,3 +118,77 @@ def cluster_similarity_loss(z: Tensor, clusters: Tensor, detach: bool = False) -
     pairs = counts[valid] * (counts[valid] - 1)
     mean_sim = (within[valid] - self_sim[valid]) / pairs
     return (1.0 - mean_sim).mean()
+
+
+def coral_loss(x: Tensor, y: Tensor) -> Tensor:
+    """Deep CORAL loss (Sun & Saenko, 2016): distance between the two samples' feature covariances.
+
+    ``‖C_x − C_y‖²_F / (4 d²)`` with ``C`` the unbiased ``(d, d)`` covariance of each sample.
+
+    Args:
+        x: ``(n, d)`` source features (e.g. cell-line embeddings), ``n ≥ 2``.
+        y: ``(m, d)`` target features (e.g. patient embeddings), ``m ≥ 2``.
+
+    Returns:
+        Scalar tensor ≥ 0, differentiable with respect to ``x`` and ``y``.
+    """
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(f"coral_loss needs (n, d) and (m, d) inputs, got {tuple(x.shape)} and {tuple(y.shape)}")
+    if x.shape[0] < 2 or y.shape[0] < 2:
+        raise ValueError("coral_loss needs at least two samples on each side (covariance)")
+    d = x.shape[1]
+
+    def cov(a: Tensor) -> Tensor:
+        a = a - a.mean(0, keepdim=True)
+        return a.T @ a / (a.shape[0] - 1)
+
+    return ((cov(x) - cov(y)) ** 2).sum() / (4.0 * d * d)
+
+
+def orthogonality_loss(shared: Tensor, private: Tensor) -> Tensor:
+    """Soft orthogonality ``L_diff`` of domain separation networks (CODE-AE, eq. for ``L_diff``):
+    the squared Frobenius norm ``‖S^T P‖²_F`` of the product of the shared and private
+    embeddings of the same samples, divided by the number of entries of ``S^T P``.
+
+    Each embedding is centred and L2-normalised per row before the product (as in the DSN and
+    CODE-AE reference implementations), so the loss measures correlation, not scale.
+
+    Args:
+        shared: ``(n, d_s)`` shared-encoder embeddings.
+        private: ``(n, d_p)`` private-encoder embeddings of the same ``n`` samples.
+
+    Returns:
+        Scalar tensor ≥ 0; 0 when the two embeddings span orthogonal directions.
+    """
+    if shared.ndim != 2 or private.ndim != 2 or shared.shape[0] != private.shape[0]:
+        raise ValueError(f"orthogonality_loss needs (n, d_s) and (n, d_p) inputs of the same samples, "
+                         f"got {tuple(shared.shape)} and {tuple(private.shape)}")
+    s = shared - shared.mean(0, keepdim=True)
+    p = private - private.mean(0, keepdim=True)
+    s = F.normalize(s, dim=1)
+    p = F.normalize(p, dim=1)
+    return (s.T @ p).pow(2).mean()
+
+
+def gradient_penalty(critic: torch.nn.Module, real: Tensor, fake: Tensor,
+                     generator: torch.Generator | None = None) -> Tensor:
+    """WGAN-GP gradient penalty (Gulrajani et al., 2017): ``E[(‖∇_x̂ F(x̂)‖₂ − 1)²]`` at random
+    interpolates ``x̂ = ε·real + (1 − ε)·fake``, ``ε ~ U(0, 1)`` per sample.
+
+    Args:
+        critic: module mapping ``(n, d) → (n, 1)`` scores.
+        real, fake: ``(n, d)`` and ``(m, d)`` samples (the larger is truncated to the smaller).
+        generator: optional generator (on the samples' device) for ``ε``.
+
+    Returns:
+        Scalar tensor, differentiable with respect to the critic's parameters (``create_graph``).
+    """
+    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
+        raise ValueError(f"gradient_penalty needs (n, d) and (m, d) inputs, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    n = min(real.shape[0], fake.shape[0])
+    real, fake = real[:n].detach(), fake[:n].detach()
+    eps = torch.rand(n, 1, generator=generator, device=real.device, dtype=real.dtype)
+    mixed = (eps * real + (1.0 - eps) * fake).requires_grad_(True)
+    scores = critic(mixed)
+    (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    return ((grad.norm(2, dim=1) - 1.0) ** 2).mean()

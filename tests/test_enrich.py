@@ -1,0 +1,89 @@
+"""Gene-set enrichment: drugshift.enrich (offline gseapy hypergeometric test, BH, tidy tables)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import hypergeom
+
+from drugshift.enrich import ENRICHMENT_COLUMNS, bh_adjust, enrich_critical_genes, enrich_genes, filter_gene_sets, term_ranks
+from drugshift.io.genesets import write_gmt
+
+BACKGROUND = [f"G{i:03d}" for i in range(200)]
+
+
+def library(seed=0):
+    rng = np.random.default_rng(seed)
+    sets = {"PLANTED": BACKGROUND[:20]}
+    for j in range(15):
+        sets[f"DECOY_{j}"] = list(rng.choice(BACKGROUND[20:], 20, replace=False))
+    sets["TINY"] = BACKGROUND[:3]
+    sets["OUTSIDE"] = ["X1", "X2", "X3", "X4", "X5", "X6", BACKGROUND[0]]
+    return sets
+
+
+def test_bh_adjust_matches_the_step_up_formula():
+    p = np.array([0.01, 0.04, 0.03, 0.2, 0.5])
+    # sorted: 0.01, 0.03, 0.04, 0.2, 0.5 -> *5/rank: 0.05, 0.075, 0.0667, 0.25, 0.5 -> monotone from the top
+    np.testing.assert_allclose(bh_adjust(p), [0.05, 0.0666667, 0.0666667, 0.25, 0.5], rtol=1e-5)
+    assert bh_adjust(np.array([])).size == 0
+    assert bh_adjust(np.array([0.9, 0.95])).max() <= 1.0
+
+
+def test_filter_gene_sets_restricts_to_background_and_size():
+    kept = filter_gene_sets(library(), BACKGROUND, min_size=5, max_size=25)
+    assert "TINY" not in kept and "OUTSIDE" not in kept  # 3 genes; 1 gene left in the background
+    assert kept["PLANTED"] == BACKGROUND[:20]
+    assert "PLANTED" not in filter_gene_sets(library(), BACKGROUND, min_size=5, max_size=10)
+
+
+def test_enrich_genes_ranks_the_planted_set_first_with_hypergeometric_p():
+    query = BACKGROUND[:12] + BACKGROUND[100:108]  # 12 of 20 planted genes, 8 others
+    table = enrich_genes(query, library(), BACKGROUND, library="lib")
+    assert list(table.columns) == ENRICHMENT_COLUMNS
+    top = table.iloc[0]
+    assert top["term"] == "PLANTED" and top["rank"] == 1 and top["overlap"] == 12
+    assert top["n_query"] == 20 and top["n_background"] == 200 and top["set_size"] == 20
+    # one-sided hypergeometric: P(X >= 12) drawing 20 of 200 with 20 successes
+    assert top["p"] == pytest.approx(hypergeom.sf(11, 200, 20, 20), rel=1e-6)
+    assert top["genes"] == ";".join(sorted(BACKGROUND[:12]))
+    assert top["p_adj"] < 1e-6
+    assert set(table["term"]) == set(filter_gene_sets(library(), BACKGROUND))  # every tested set, hit or not
+    np.testing.assert_allclose(table["p_adj"], bh_adjust(table["p"]))
+    assert (table.loc[table["overlap"] == 0, "p"] == 1.0).all()
+    assert table["p"].is_monotonic_increasing
+
+
+def test_enrich_genes_ignores_query_genes_outside_the_background_and_is_deterministic(tmp_path):
+    query = BACKGROUND[:10] + ["NOT_A_GENE"]
+    gmt = tmp_path / "lib.gmt"
+    write_gmt(library(), gmt)
+    a = enrich_genes(query, gmt, BACKGROUND)
+    b = enrich_genes(list(reversed(query)), library(), BACKGROUND)
+    assert a["n_query"].iloc[0] == 10
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_enrich_genes_with_an_empty_query_tests_nothing_significant():
+    table = enrich_genes([], library(), BACKGROUND)
+    assert len(table) > 0 and (table["p"] == 1).all() and (table["overlap"] == 0).all()
+
+
+def test_enrich_critical_genes_per_group_and_library():
+    critical = pd.DataFrame({
+        "gene": BACKGROUND[:15] + BACKGROUND[150:160] + BACKGROUND[40:45],
+        "group": ["sensitive"] * 15 + ["resistant"] * 10 + ["sensitive"] * 5,
+        "critical": [True] * 25 + [False] * 5,
+    })
+    libs = {"one": library(0), "two": {"OTHER": BACKGROUND[150:170], "PLANTED_TOO": BACKGROUND[:20]}}
+    table = enrich_critical_genes(critical, libs, BACKGROUND)
+    assert list(table.columns) == ["group", *ENRICHMENT_COLUMNS]
+    assert list(dict.fromkeys(zip(table["group"], table["library"]))) == [
+        ("sensitive", "one"), ("sensitive", "two"), ("resistant", "one"), ("resistant", "two")]
+    sens = table[table["group"] == "sensitive"]
+    assert sens.iloc[0]["term"] == "PLANTED" and sens.iloc[0]["n_query"] == 15  # non-critical rows left out
+    res = table[(table["group"] == "resistant") & (table["library"] == "two")]
+    assert res.iloc[0]["term"] == "OTHER"
+    ranks = term_ranks(table, "PLANTED")
+    assert ranks["overall_rank"] == 1 and ranks["best_group"] == "sensitive"
+    assert ranks["by_group"]["sensitive"]["rank"] == 1 and ranks["by_group"]["resistant"]["rank"] > 1
+    assert term_ranks(table, "NO_SUCH_SET")["overall_rank"] is None

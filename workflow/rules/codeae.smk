@@ -1,0 +1,141 @@
+# CODE-AE arm: gene selection, pretraining per method, per-drug fine-tuning (5-fold CV on cell
+# lines), zero-shot prediction of TCGA patients and PDTC models, benchmark, biclustering.
+wildcard_constraints:
+    method="[a-z0-9_]+",
+
+
+rule select_features:
+    input:
+        cell_lines="results/bulk/expression.parquet",
+        **{c: f"results/patients/{c}/expression.parquet" for c in CODEAE_COHORTS},
+    output:
+        cell_lines="results/codeae/data/cell_lines.parquet",
+        patients="results/codeae/data/patients.parquet",
+        genes="results/codeae/data/genes.tsv",
+    params:
+        features=CODEAE["features"],
+    conda:
+        "../../envs/environment.yaml"
+    log:
+        "logs/codeae/select_features.log",
+    benchmark:
+        "benchmarks/rules/codeae/select_features.tsv"
+    script:
+        "../scripts/select_features.py"
+
+
+rule pretrain_codeae:
+    input:
+        cell_lines="results/codeae/data/cell_lines.parquet",
+        patients="results/codeae/data/patients.parquet",
+    output:
+        encoder="results/codeae/{method}/pretrain/encoder.pt",
+        card="results/codeae/{method}/pretrain/deconfounding.json",
+    params:
+        codeae=CODEAE["params"],
+        baselines=CODEAE["baselines"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: config["threads_per_training_job"]
+    resources:
+        gpu=config["gpus_per_training_job"],
+    conda:
+        "../../envs/environment.yaml"
+    log:
+        "logs/codeae/pretrain/{method}.log",
+    benchmark:
+        "benchmarks/rules/codeae/pretrain/{method}.tsv"
+    script:
+        "../scripts/pretrain_codeae.py"
+
+
+rule finetune_codeae:
+    input:
+        unpack(codeae_encoder_input),
+        cell_lines="results/codeae/data/cell_lines.parquet",
+        labels="results/bulk/labels/{drug}.parquet",
+    output:
+        model="results/codeae/{method}/{drug}/model.pt",
+        cv="results/codeae/{method}/{drug}/cv.json",
+    params:
+        finetune=CODEAE["finetune"],
+        codeae=CODEAE["params"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: config["threads_per_training_job"]
+    resources:
+        gpu=config["gpus_per_training_job"],
+    conda:
+        "../../envs/environment.yaml"
+    log:
+        "logs/codeae/finetune/{method}/{drug}.log",
+    benchmark:
+        "benchmarks/rules/codeae/finetune/{method}/{drug}.tsv"
+    script:
+        "../scripts/finetune_codeae.py"
+
+
+rule predict_codeae:
+    input:
+        model="results/codeae/{method}/{drug}/model.pt",
+        patients="results/codeae/data/patients.parquet",
+    output:
+        "results/codeae/{method}/{drug}/predictions.parquet",
+    params:
+        drug=drug_name,
+    conda:
+        "../../envs/environment.yaml"
+    log:
+        "logs/codeae/predict/{method}/{drug}.log",
+    benchmark:
+        "benchmarks/rules/codeae/predict/{method}/{drug}.tsv"
+    script:
+        "../scripts/predict_codeae.py"
+
+
+rule benchmark_codeae:
+    input:
+        predictions=expand("results/codeae/{method}/{drug}/predictions.parquet", method=CODEAE_METHODS,
+                           drug=CODEAE_DRUGS),
+        cv=expand("results/codeae/{method}/{drug}/cv.json", method=CODEAE_METHODS, drug=CODEAE_DRUGS),
+        **{f"{c}_labels": f"results/patients/{c}/{'clinical' if c == 'tcga' else 'response'}.parquet"
+           for c in CODEAE_COHORTS},
+    output:
+        table="results/codeae/benchmark.tsv",
+        summary="results/codeae/rank_summary.tsv",
+    params:
+        pdtc_drugs=CODEAE["pdtc_drugs"],
+        tcga_drugs=CODEAE["tcga_drugs"],
+    conda:
+        "../../envs/environment.yaml"
+    log:
+        "logs/codeae/benchmark.log",
+    benchmark:
+        "benchmarks/rules/codeae/benchmark.tsv"
+    script:
+        "../scripts/benchmark_codeae.py"
+
+
+rule bicluster_patients:
+    input:
+        predictions=expand("results/codeae/{method}/{drug}/predictions.parquet", method=CODEAE["main_method"],
+                           drug=CODEAE_DRUGS),
+        patients="results/codeae/data/patients.parquet",
+    output:
+        clusters="results/codeae/bicluster/patient_clusters.tsv",
+        drug_clusters="results/codeae/bicluster/drug_clusters.tsv",
+        zscores="results/codeae/bicluster/cluster_zscores.tsv",
+        association="results/codeae/bicluster/target_association.tsv",
+        figure=report("results/figures/codeae/bicluster.png", caption="../report/codeae_bicluster.rst", category="CODE-AE"),
+    params:
+        bicluster=CODEAE["bicluster"],
+        drug_targets=CODEAE["drug_targets"],
+        seed=config["seed"],
+    conda:
+        "../../envs/environment.yaml"
+    log:
+        "logs/codeae/bicluster_patients.log",
+    benchmark:
+        "benchmarks/rules/codeae/bicluster_patients.tsv"
+    script:
+        "../scripts/bicluster_patients.py"
