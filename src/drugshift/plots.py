@@ -74,7 +74,7 @@ def plot_prediction_umap(predictions, path: str | Path, seed: int = 42) -> None:
     import scanpy as sc
 
     adata = predictions.copy()
-    sc.pp.neighbors(adata, use_rep="X_scdeal", random_state=seed)
+    sc.pp.neighbors(adata, use_rep="X_scdeal", transformer="sklearn", random_state=seed)  # exact kNN, any size
     sc.tl.umap(adata, random_state=seed)
     xy = adata.obsm["X_umap"]
     obs = adata.obs

@@ -343,8 +343,10 @@ def cell_clusters(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         sc.pp.pca(adata, n_comps=max(1, min(n_pcs, n - 1, g - 1)), random_state=seed)
+        # Exact kNN (sklearn) at every size: from 4096 cells on scanpy would switch to pynndescent,
+        # whose sparse output it cannot read with scipy >= 1.15 (csr_array has no getnnz).
         sc.pp.neighbors(adata, n_neighbors=max(2, min(n_neighbors, n - 1)), use_rep="X_pca",
-                        method=neighbors_method, random_state=seed)
+                        method=neighbors_method, transformer="sklearn", random_state=seed)
         sc.tl.leiden(adata, resolution=resolution, **kwargs)
     return adata.obs["leiden"].astype(int).to_numpy().astype(np.int64)
 
