@@ -19,7 +19,8 @@ $(VENV)/.installed: envs/requirements.txt pyproject.toml
 
 demo: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)
-	@echo "Demo finished: metrics in results/scdeal/summary.tsv, figures in results/figures/, logs in logs/."
+	@echo "Demo finished: scDEAL metrics in results/scdeal/summary.tsv (interpretation beside each model),"
+	@echo "CODE-AE benchmark in results/codeae/benchmark.tsv, figures in results/figures/, logs in logs/."
 
 ablations: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES) scdeal_evaluation

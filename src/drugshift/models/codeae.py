@@ -51,7 +51,7 @@ from torch import Tensor, nn
 from drugshift.evaluate import classification_metrics
 from drugshift.nn.blocks import Decoder, NormalisedEncoder, Predictor, mlp
 from drugshift.nn.losses import gaussian_mmd, gradient_penalty, orthogonality_loss
-from drugshift.train import History, fit, resolve_device, seed_everything
+from drugshift.train import History, fit, load_checkpoint, resolve_device, seed_everything
 
 __all__ = [
     "ALIGNMENT",
@@ -543,18 +543,8 @@ def save_codeae(result: CodeAEResult, path: str | Path) -> Path:
 
 def load_codeae(path: str | Path, device: str | torch.device = "cpu") -> CodeAEResult:
     """Read a model written by :func:`save_codeae` onto ``device`` (eval mode)."""
-    path = Path(path)
     dev = resolve_device(device)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: CODE-AE model file not found")
-    try:
-        payload = torch.load(path, map_location=dev, weights_only=True)
-    except Exception as e:  # pickle/zip errors carry no file name
-        raise ValueError(f"{path}: not a readable drugshift CODE-AE file ({e})") from e
-    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-        raise ValueError(f"{path}: not a drugshift CODE-AE model file")
-    if payload.get("version") != _FORMAT_VERSION:
-        raise ValueError(f"{path}: CODE-AE format version {payload.get('version')} is not supported")
+    payload = load_checkpoint(path, _FORMAT, _FORMAT_VERSION, "CODE-AE", dev)
     p = CodeAEParams.from_dict(payload["params"])
     model = CodeAE(int(payload["n_genes"]), p)
     model.load_state_dict(payload["state_dict"])

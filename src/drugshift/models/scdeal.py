@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from drugshift.evaluate import classification_metrics
 from drugshift.nn.blocks import DenoisingAutoencoder, Encoder, Predictor, binomial_mask
 from drugshift.nn.losses import REFERENCE_BANDWIDTHS, cluster_similarity_loss, gaussian_mmd
-from drugshift.train import History, fit, resolve_device, seed_everything
+from drugshift.train import History, fit, load_checkpoint, resolve_device, seed_everything
 
 __all__ = [
     "MODES",
@@ -846,20 +846,8 @@ def save_scdeal(result: ScDEALResult, path_pt: str | Path) -> Path:
 def load_scdeal(path_pt: str | Path, device: str | torch.device = "cpu") -> ScDEALResult:
     """Read a model written by :func:`save_scdeal` onto ``device``; predictions are identical to
     those of the saved result on the same device."""
-    path = Path(path_pt)
     dev = resolve_device(device)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: scDEAL model file not found")
-    try:
-        payload = torch.load(path, map_location=dev, weights_only=True)
-    except Exception as e:  # pickle/zip errors carry no file name
-        raise ValueError(f"{path}: not a readable drugshift scDEAL model file ({e})") from e
-    fmt = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-    if fmt != _FORMAT:
-        raise ValueError(f"{path}: not a drugshift scDEAL model file (format {fmt!r}, expected {_FORMAT!r})")
-    if payload.get("version") != _FORMAT_VERSION:
-        raise ValueError(f"{path}: scDEAL model format version {payload.get('version')} is not supported "
-                         f"(expected {_FORMAT_VERSION})")
+    payload = load_checkpoint(path_pt, _FORMAT, _FORMAT_VERSION, "scDEAL", dev)
     p = ScDEALParams.from_dict(payload["params"])
     n_genes = int(payload["n_genes"])
     modules = _build_modules(p, n_genes)
