@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["History", "fit", "iterate_minibatches", "load_checkpoint", "resolve_device", "seed_everything"]
+__all__ = ["History", "as_float_matrix", "fit", "iterate_minibatches", "load_checkpoint", "resolve_device", "seed_everything"]
 
 
 def resolve_device(pref: str | torch.device = "auto") -> torch.device:
@@ -272,3 +272,29 @@ def load_checkpoint(path, fmt: str, version: int, what: str, device: torch.devic
         raise ValueError(f"{path}: {what} model format version {payload.get('version')} is not supported "
                          f"(expected {version})")
     return payload
+
+
+def as_float_matrix(x, what: str, n_genes: int | None = None) -> np.ndarray:
+    """A model input as a dense float32 ``(samples, genes)`` array, checked.
+
+    Accepts numpy arrays, scipy sparse matrices, pandas frames and torch tensors.
+
+    Raises:
+        ValueError: not 2-D, non-finite values (the first one is located), or ``n_genes``
+            given and the width differs; each message names ``what``.
+    """
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    elif hasattr(x, "toarray"):
+        x = x.toarray()
+    elif hasattr(x, "to_numpy"):
+        x = x.to_numpy()
+    X = np.asarray(x, dtype=np.float32)
+    if X.ndim != 2:
+        raise ValueError(f"{what} must be a 2-D (samples × genes) matrix, got shape {X.shape}")
+    if not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(f"{what} has non-finite values (first at row {bad[0]}, column {bad[1]})")
+    if n_genes is not None and X.shape[1] != n_genes:
+        raise ValueError(f"{what} has {X.shape[1]} genes; the model expects {n_genes}")
+    return X

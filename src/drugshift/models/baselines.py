@@ -67,7 +67,7 @@ from torch import Tensor, nn
 
 from drugshift.nn.blocks import Decoder, NormalisedEncoder, binomial_mask, mlp
 from drugshift.nn.losses import coral_loss, gaussian_mmd
-from drugshift.train import History, fit, resolve_device, seed_everything
+from drugshift.train import as_float_matrix, fit, History, resolve_device, seed_everything
 
 __all__ = [
     "ENET_GRID",
@@ -159,7 +159,7 @@ def fit_shallow(
     log = log or _log
     if method not in SHALLOW:
         raise ValueError(f"unknown shallow baseline {method!r}; expected one of {SHALLOW}")
-    X = _as_float32(x, "x")
+    X = as_float_matrix(x, "x")
     y = np.asarray(y).ravel()
     if y.size != X.shape[0]:
         raise ValueError(f"y has {y.size} labels but x has {X.shape[0]} rows")
@@ -319,7 +319,7 @@ def build_encoder(n_genes: int, params: BaselineParams | Mapping | None = None) 
 
 def embed(encoder: nn.Module, x) -> np.ndarray:
     """``encoder(x)`` in eval mode, chunked, as a float32 numpy array ``(n, latent)``."""
-    X = _as_float32(x, "x")
+    X = as_float_matrix(x, "x")
     dev = next(encoder.parameters()).device
     encoder.eval()
     with torch.no_grad():
@@ -346,8 +346,8 @@ def domain_gap(source_emb, target_emb, seed: int = 0, max_per_domain: int = 2000
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    a = _as_float32(source_emb, "source_emb").astype(np.float64)
-    b = _as_float32(target_emb, "target_emb").astype(np.float64)
+    a = as_float_matrix(source_emb, "source_emb").astype(np.float64)
+    b = as_float_matrix(target_emb, "target_emb").astype(np.float64)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"embeddings differ in width: {a.shape[1]} and {b.shape[1]}")
     if min(len(a), len(b)) < 5:
@@ -386,20 +386,6 @@ class _Autoencoder(nn.Module):
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.encoder.net[:-1](x)
         return self.encoder.net[-1](h), self.logvar(h)
-
-
-def _as_float32(x, what: str) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    if hasattr(x, "to_numpy"):
-        x = x.to_numpy()
-    X = np.asarray(x, dtype=np.float32)
-    if X.ndim != 2:
-        raise ValueError(f"{what} must be a 2-D (samples × genes) matrix, got shape {X.shape}")
-    if not np.isfinite(X).all():
-        bad = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{what} has non-finite values (first at row {bad[0]}, column {bad[1]})")
-    return X
 
 
 def _holdout(n: int, frac: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -449,7 +435,7 @@ def pretrain_encoder(
         raise ValueError(f"unknown pretrained baseline {method!r}; expected one of {PRETRAINED}")
     p = params if isinstance(params, BaselineParams) else BaselineParams.from_dict(params)
     log = log or _log
-    Xs, Xt = _as_float32(source, "source"), _as_float32(target, "target")
+    Xs, Xt = as_float_matrix(source, "source"), as_float_matrix(target, "target")
     if Xs.shape[1] != Xt.shape[1]:
         raise ValueError(f"source has {Xs.shape[1]} genes but target has {Xt.shape[1]}; "
                          "align both to the same gene order first")

@@ -51,7 +51,7 @@ from torch import Tensor, nn
 from drugshift.evaluate import classification_metrics
 from drugshift.nn.blocks import Decoder, NormalisedEncoder, Predictor, mlp
 from drugshift.nn.losses import gaussian_mmd, gradient_penalty, orthogonality_loss
-from drugshift.train import History, fit, load_checkpoint, resolve_device, seed_everything
+from drugshift.train import as_float_matrix, fit, History, load_checkpoint, resolve_device, seed_everything
 
 __all__ = [
     "ALIGNMENT",
@@ -339,7 +339,7 @@ class CodeAEResult:
     def embed(self, X, domain: str | None = None) -> np.ndarray:
         """Shared embeddings ``Es(X)`` (``domain=None``) or ``concat(private, shared)`` of
         ``domain``; ``(n, latent)`` or ``(n, 2·latent)`` float32."""
-        X = _as_float32(X, "X", self.model.n_genes)
+        X = as_float_matrix(X, "X", self.model.n_genes)
         self.model.eval()
         out = []
         with torch.no_grad():
@@ -362,20 +362,6 @@ def random_encoder(n_genes: int, params: CodeAEParams | Mapping | None = None, s
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _as_float32(X, what: str, n_genes: int | None = None) -> np.ndarray:
-    if isinstance(X, pd.DataFrame):
-        X = X.to_numpy()
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 2:
-        raise ValueError(f"{what} must be a 2-D (samples × genes) matrix, got shape {X.shape}")
-    if not np.isfinite(X).all():
-        bad = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{what} has non-finite values (first at row {bad[0]}, column {bad[1]})")
-    if n_genes is not None and X.shape[1] != n_genes:
-        raise ValueError(f"{what} has {X.shape[1]} genes; the model expects {n_genes}")
-    return X
 
 
 def _holdout(n: int, frac: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -415,8 +401,8 @@ def pretrain_codeae(
     p = params if isinstance(params, CodeAEParams) else CodeAEParams.from_dict(params)
     log = log or _log
     dev = resolve_device(device)
-    Xc = _as_float32(source, "source")
-    Xt = _as_float32(target, "target", Xc.shape[1])
+    Xc = as_float_matrix(source, "source")
+    Xt = as_float_matrix(target, "target", Xc.shape[1])
     if Xc.shape[0] < 10 or Xt.shape[0] < 10:
         raise ValueError(f"pretraining needs at least 10 samples per domain, got {Xc.shape[0]} source and "
                          f"{Xt.shape[0]} target")
@@ -648,8 +634,8 @@ def finetune(
     p = params if isinstance(params, FinetuneParams) else FinetuneParams.from_dict(params)
     log = log or _log
     dev = resolve_device(device)
-    Xtr = torch.as_tensor(_as_float32(X_train, "X_train"), device=dev)
-    Xva = torch.as_tensor(_as_float32(X_val, "X_val", Xtr.shape[1]), device=dev)
+    Xtr = torch.as_tensor(as_float_matrix(X_train, "X_train"), device=dev)
+    Xva = torch.as_tensor(as_float_matrix(X_val, "X_val", Xtr.shape[1]), device=dev)
     ytr_np, yva_np = np.asarray(y_train).ravel().astype(np.float32), np.asarray(y_val).ravel().astype(int)
     ytr = torch.as_tensor(ytr_np, device=dev)
     gen = torch.Generator().manual_seed(p.seed)
@@ -706,7 +692,7 @@ def finetune(
 def predict_proba(model: nn.Module, X, device: str | torch.device | None = None) -> np.ndarray:
     """Zero-shot inference: ``sigmoid(model(X))``, the probability that each sample is sensitive
     (``(n,)`` float64). ``model`` is a fine-tuned :class:`DrugClassifier`."""
-    X = _as_float32(X, "X")
+    X = as_float_matrix(X, "X")
     params = list(model.parameters())
     dev = params[0].device if params else torch.device(device or "cpu")
     model.eval()
@@ -757,13 +743,13 @@ def finetune_cv(
     """
     p = params if isinstance(params, FinetuneParams) else FinetuneParams.from_dict(params)
     log = log or _log
-    X = _as_float32(X, "X")
+    X = as_float_matrix(X, "X")
     y = np.asarray(y).ravel()
     if y.size != X.shape[0] or not np.isin(y, [0, 1]).all():
         raise ValueError(f"y must hold one 0/1 label per row of X ({X.shape[0]}), got {y.size} values "
                          f"{np.unique(y)[:5].tolist()}")
     y = y.astype(int)
-    targets = {k: _as_float32(v, f"target {k!r}", X.shape[1]) for k, v in (targets or {}).items()}
+    targets = {k: as_float_matrix(v, f"target {k!r}", X.shape[1]) for k, v in (targets or {}).items()}
     results = []
     for k, (tr, va) in enumerate(cv_folds(y, p.n_folds, p.seed)):
         enc = encoder() if callable(encoder) and not isinstance(encoder, nn.Module) else encoder
@@ -871,8 +857,8 @@ def pretrain_method(
 
         bp = baselines.BaselineParams.from_dict(dict(baseline_params or {})) \
             if hasattr(baselines.BaselineParams, "from_dict") else baselines.BaselineParams(**dict(baseline_params or {}))
-        src = torch.as_tensor(_as_float32(source, "source"))
-        tgt = torch.as_tensor(_as_float32(target, "target"))
+        src = torch.as_tensor(as_float_matrix(source, "source"))
+        tgt = torch.as_tensor(as_float_matrix(target, "target"))
         return baselines.pretrain_encoder(method, src, tgt, bp, seed, device, log=log)
     raise ValueError(f"method {method!r} ({kind}) has no pretraining stage")
 
@@ -901,7 +887,7 @@ def cross_validate_method(
     kind = method_kind(method)
     name = name or method
     log = log or _log
-    X = _as_float32(X, "X")
+    X = as_float_matrix(X, "X")
     if kind in ("codeae", "pretrained"):
         if encoder is None:
             raise ValueError(f"method {method!r} needs its pretrained encoder")
@@ -915,7 +901,7 @@ def cross_validate_method(
     from drugshift.models import baselines
 
     y = np.asarray(y).ravel().astype(int)
-    targets = {k: _as_float32(v, f"target {k!r}", X.shape[1]) for k, v in (targets or {}).items()}
+    targets = {k: as_float_matrix(v, f"target {k!r}", X.shape[1]) for k, v in (targets or {}).items()}
     results = []
     for k, (tr, va) in enumerate(cv_folds(y, p.n_folds, p.seed)):
         est = baselines.fit_shallow(method, X[tr], y[tr], p.seed + k)
@@ -986,7 +972,7 @@ def load_folds(path: str | Path, device: str | torch.device = "cpu") -> tuple[st
 
 def predict_folds(models: Sequence, X) -> np.ndarray:
     """``(n_folds, n)`` probabilities of sensitivity, one row per fold model (network or sklearn)."""
-    X = _as_float32(X, "X")
+    X = as_float_matrix(X, "X")
     rows = []
     for m in models:
         if isinstance(m, nn.Module):

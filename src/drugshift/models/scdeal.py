@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from drugshift.evaluate import classification_metrics
 from drugshift.nn.blocks import DenoisingAutoencoder, Encoder, Predictor, binomial_mask
 from drugshift.nn.losses import REFERENCE_BANDWIDTHS, cluster_similarity_loss, gaussian_mmd
-from drugshift.train import History, fit, load_checkpoint, resolve_device, seed_everything
+from drugshift.train import as_float_matrix, fit, History, load_checkpoint, resolve_device, seed_everything
 
 __all__ = [
     "MODES",
@@ -326,7 +326,7 @@ def cell_clusters(
     import anndata as ad
     import scanpy as sc
 
-    X = _as_float32(X_sc, "X_sc")
+    X = as_float_matrix(X_sc, "X_sc")
     n, g = X.shape
     if n < 3 or g < 2:
         return np.zeros(n, dtype=np.int64)
@@ -351,18 +351,6 @@ def cell_clusters(
     return adata.obs["leiden"].astype(int).to_numpy().astype(np.int64)
 
 
-def _as_float32(X, what: str) -> np.ndarray:
-    if hasattr(X, "toarray"):
-        X = X.toarray()
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 2:
-        raise ValueError(f"{what} must be a 2-D (samples × genes) matrix, got shape {X.shape}")
-    if not np.isfinite(X).all():
-        bad = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{what} has non-finite values (first at row {bad[0]}, column {bad[1]})")
-    return X
-
-
 def _split_cells(n: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     perm = rng.permutation(n)
@@ -371,8 +359,8 @@ def _split_cells(n: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _check_inputs(X_bulk, y_bulk, X_sc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    Xb = _as_float32(X_bulk, "X_bulk")
-    Xs = _as_float32(X_sc, "X_sc")
+    Xb = as_float_matrix(X_bulk, "X_bulk")
+    Xs = as_float_matrix(X_sc, "X_sc")
     y = np.asarray(y_bulk).ravel()
     if y.size != Xb.shape[0]:
         raise ValueError(f"y_bulk has {y.size} labels but X_bulk has {Xb.shape[0]} rows")
@@ -443,7 +431,7 @@ class ScDEALResult:
         }
 
     def _proba(self, encoder: nn.Module, predictor: nn.Module, X, what: str) -> np.ndarray:
-        X = _as_float32(X, what)
+        X = as_float_matrix(X, what)
         if X.shape[1] != self.n_genes:
             raise ValueError(f"{what} has {X.shape[1]} genes; the model was trained on {self.n_genes}")
         encoder.eval()
@@ -470,7 +458,7 @@ class ScDEALResult:
 
     def embed_cells(self, X_sc) -> np.ndarray:
         """``Es(Xs)``: ``(cells, bulk_bottleneck)`` embeddings (e.g. for a UMAP)."""
-        X = _as_float32(X_sc, "X_sc")
+        X = as_float_matrix(X_sc, "X_sc")
         self.sc_encoder.eval()
         with torch.no_grad():
             parts = [
@@ -625,7 +613,7 @@ def fit_bulk_model(
     log = log or _log
     dev = resolve_device(device)
     yb = np.asarray(y_bulk).ravel()
-    Xb, yb, _ = _check_inputs(X_bulk, yb, np.zeros((10, _as_float32(X_bulk, "X_bulk").shape[1]), np.float32))
+    Xb, yb, _ = _check_inputs(X_bulk, yb, np.zeros((10, as_float_matrix(X_bulk, "X_bulk").shape[1]), np.float32))
     seed_everything(p.seed)
     gen = torch.Generator().manual_seed(p.seed)
     mask_gen = torch.Generator(device=dev).manual_seed(p.seed + 1)
