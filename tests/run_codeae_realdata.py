@@ -11,11 +11,17 @@ Writes ``OUT_DIR/benchmark.tsv`` (method, cohort, drug, fold, AUROC, AUPRC; coho
 run can be read while it goes, ``OUT_DIR/rank_summary.tsv``, ``OUT_DIR/pretrain.json`` (domain
 classifier AUROC of inputs vs embeddings, histories) and ``OUT_DIR/run.log``. Patient and PDTC
 labels are read only to score predictions, after each fold model has predicted.
+
+The run resumes: pretrained encoders are saved to ``OUT_DIR/encoders/<method>.pt`` and reused,
+and (method, drug) pairs already in ``OUT_DIR/benchmark.tsv`` are not run again (the same
+config and seed give the same numbers on CPU, so a resumed table equals an uninterrupted one).
+Delete ``OUT_DIR`` to start over after changing the config.
 tests/test_codeae_realdata.py runs the same code on a small subset.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -123,9 +129,11 @@ def run_on_data(cfg: dict, data: dict, out: Path, log: logging.Logger, max_drugs
         benchmark_rows,
         cross_validate_method,
         domain_auroc,
+        load_encoder,
         method_kind,
         pretrain_method,
         rank_summary,
+        save_encoder,
     )
 
     out.mkdir(parents=True, exist_ok=True)
@@ -133,12 +141,16 @@ def run_on_data(cfg: dict, data: dict, out: Path, log: logging.Logger, max_drugs
     device = cfg.get("device", "cpu")
     tasks = drug_tasks(data)[:max_drugs]
     log.info("%d drug tasks: %s", len(tasks), ", ".join(t["drug"] for t in tasks))
-    bench_path = out / "benchmark.tsv"
-    rows: list[dict] = []
-    predictions: list[pd.DataFrame] = []
+    bench_path, pred_path = out / "benchmark.tsv", out / "predictions.tsv"
+    rows: list[dict] = pd.read_csv(bench_path, sep="\t").to_dict("records") if bench_path.exists() else []
+    predictions: list[pd.DataFrame] = [pd.read_csv(pred_path, sep="\t")] if rows and pred_path.exists() else []
+    done = {(r["method"], r["drug"]) for r in rows if r["cohort"] == "gdsc_cv"}
+    if done:
+        log.info("resuming: %d (method, drug) pairs already in %s", len(done), bench_path)
     measure = cfg.get("measure_domain_auroc", True)
-    pre_info = {}
-    if measure:
+    pre_path = out / "pretrain.json"
+    pre_info = json.loads(pre_path.read_text()) if pre_path.exists() else {}
+    if measure and "domain_auroc_input" not in pre_info:
         pre_info["domain_auroc_input"] = domain_auroc(data["source"].to_numpy(), data["target"].to_numpy(), seed)
         log.info("domain classifier AUROC on the standardised inputs: %.3f", pre_info["domain_auroc_input"])
     # Pretrain every method first, then go drug by drug over all methods, so that a run stopped
@@ -154,9 +166,14 @@ def run_on_data(cfg: dict, data: dict, out: Path, log: logging.Logger, max_drugs
         if kind not in ("codeae", "pretrained"):
             continue
         t0 = time.time()
-        trained, history = pretrain_method(method, data["source"], data["target"], cfg.get("codeae"),
-                                           cfg.get("baselines"), seed, log, device)
-        encoder = getattr(trained, "encoder", trained)
+        saved = out / "encoders" / f"{method}.pt"
+        if saved.exists() and method in pre_info:
+            encoders[method] = load_encoder(saved, device)
+            log.info("%s: pretrained encoder read from %s", method, saved)
+            continue
+        trained, _ = pretrain_method(method, data["source"], data["target"], cfg.get("codeae"),
+                                     cfg.get("baselines"), seed, log, device)
+        encoder = save_encoder(trained, saved)
         encoder.eval()
         encoders[method] = encoder
         pre_info[method] = {"seconds": round(time.time() - t0, 1)}
@@ -165,7 +182,7 @@ def run_on_data(cfg: dict, data: dict, out: Path, log: logging.Logger, max_drugs
                 emb = [encoder(torch.as_tensor(data[k].to_numpy())).cpu().numpy() for k in ("source", "target")]
             pre_info[method]["domain_auroc_embedding"] = domain_auroc(emb[0], emb[1], seed)
         log.info("%s pretrained in %.0f s; %s", method, time.time() - t0, pre_info[method])
-        write_json(pre_info, out / "pretrain.json")
+        write_json(pre_info, pre_path)
     if cfg.get("drug_order") == "tcga_first_then_reverse":
         tcga_drugs = set(cfg["tcga"].values())
         tasks = [t for t in tasks if t["drug"] in tcga_drugs] + [t for t in tasks[::-1] if t["drug"] not in tcga_drugs]
@@ -177,6 +194,8 @@ def run_on_data(cfg: dict, data: dict, out: Path, log: logging.Logger, max_drugs
         X, y = labelled
         targets = {name: x.to_numpy() for name, (x, _) in task["targets"].items()}
         for method, encoder in encoders.items():
+            if (method, task["drug"]) in done:
+                continue
             folds = cross_validate_method(method, X.to_numpy(), y, encoder, {**cfg["finetune"], "seed": seed},
                                           cfg.get("codeae"), targets, log, device, f"{method} {task['drug']}")
             new = [{"method": method, "cohort": "gdsc_cv", "drug": task["drug"], "fold": f.fold,
@@ -192,7 +211,7 @@ def run_on_data(cfg: dict, data: dict, out: Path, log: logging.Logger, max_drugs
                                                      "fold": f.fold, "sample": x.index, "sens_prob": f.predictions[name]}))
             rows += new
             pd.DataFrame(rows).to_csv(bench_path, sep="\t", index=False, float_format="%.4f")
-            pd.concat(predictions).to_csv(out / "predictions.tsv", sep="\t", index=False, float_format="%.6g")
+            pd.concat(predictions).to_csv(pred_path, sep="\t", index=False, float_format="%.6g")
             summary = pd.DataFrame(new).groupby("cohort")["AUROC"].mean().round(3).to_dict()
             log.info("%s %s: mean AUROC %s", method, task["drug"], summary)
     table = pd.DataFrame(rows)

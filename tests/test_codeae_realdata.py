@@ -83,3 +83,21 @@ def test_patient_labels_do_not_reach_training(subset, tmp_path):
     cv = ta["cohort"] == "gdsc_cv"
     pd.testing.assert_frame_equal(ta[cv], tb[cv])
     assert not np.allclose(ta.loc[~cv, "AUROC"], tb.loc[~cv, "AUROC"])
+
+
+def test_an_interrupted_run_resumes_to_the_same_table(subset, tmp_path):
+    """A run stopped after the first drug and restarted gives the uninterrupted run's table, and
+    reads its pretrained encoder back instead of training it again."""
+    runner, cfg, data, log = subset
+    cfg = copy.deepcopy(cfg)
+    cfg["methods"] = ["codeae_adv", "mlp"]
+    cfg["measure_domain_auroc"] = False
+    whole = runner.run_on_data(cfg, data, tmp_path / "whole", log)
+    runner.run_on_data(cfg, data, tmp_path / "resumed", log, max_drugs=1)
+    assert (tmp_path / "resumed/encoders/codeae_adv.pt").exists()
+    first = pd.read_csv(tmp_path / "resumed/benchmark.tsv", sep="\t")
+    assert first["drug"].str.startswith("AZD7762").all()
+    resumed = runner.run_on_data(cfg, data, tmp_path / "resumed", log)
+    key = ["method", "cohort", "drug", "fold"]
+    pd.testing.assert_frame_equal(resumed.sort_values(key).reset_index(drop=True),
+                                  whole.sort_values(key).reset_index(drop=True), check_exact=False, atol=1e-4)
