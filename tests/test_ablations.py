@@ -70,7 +70,8 @@ def test_linear_baseline_transfers_a_shared_linear_signal(world):
 def test_settings_differ_from_the_full_method_by_one_switch():
     assert SETTINGS["ae"].params == {"noise_p": 0.0, "reg_weight": 0.0}
     assert SETTINGS["dae"].params == {"reg_weight": 0.0}
-    assert SETTINGS["reference"].params == {"mode": "reference"}
+    assert SETTINGS["no_anchor"].params == {"consistency_weight": 0.0}
+    assert SETTINGS["reference"].params == {"mode": "reference", "consistency_weight": 0.0}
     assert SETTINGS["gdsc_only"].bulk == "gdsc" and SETTINGS["ccle_only"].bulk == "ccle"
     assert SETTINGS["scdeal"].params == {} and SETTINGS["scdeal"].bulk == "both"
 

@@ -49,6 +49,7 @@ def test_ig_completeness_cells_and_bulk(tiny):
             f0 = network(torch.zeros(1, X.shape[1])).numpy()
         delta = np.abs(f - f0)
         assert delta[:, 1].max() > 0.05  # the outputs move, so the check is not vacuous
+        assert I.baseline_probability(network, X.shape[1]) == pytest.approx(float(f0[0, 1]), abs=1e-6)
         # ReLU networks have piecewise-constant gradients, so quadrature error falls as 1/steps:
         # at 300 steps it is a few thousandths of an output that moves by up to ~1.
         for name in ("sensitive", "resistant"):
@@ -286,3 +287,10 @@ def test_planted_response_genes_are_critical_and_their_program_ranks_first(demo_
     print("planted program in the enrichment:", json.dumps(ranks))
     assert ranks["overall_rank"] == 1 and ranks["best_group"] == "sensitive"
     assert ranks["by_group"]["sensitive"]["p_adj"] < 0.01
+
+
+def test_root_mask_compares_numbers_as_numbers():
+    assert I.root_mask(pd.Series([0.0, 1.0, 0.0]), 0).tolist() == [True, False, True]
+    assert I.root_mask(pd.Series(["0", "24", "0"]), 0.0).tolist() == [True, False, True]
+    assert I.root_mask(pd.Categorical(["DMSO", "drug"]), "DMSO").tolist() == [True, False]
+    assert I.root_mask(pd.Series(["day0", "day1"]), 0).tolist() == [False, False]

@@ -281,3 +281,28 @@ def test_predictor_noise_masks_bulk_inputs(world):
     assert not torch.equal(clean.source_predictor.net[0].weight, noisy.source_predictor.net[0].weight)
     with pytest.raises(ValueError, match="predictor_noise_p"):
         fit_scdeal(Xb, yb, Xc, tiny(predictor_noise_p=1.0), device="cpu")
+
+
+def test_consistency_anchor_keeps_the_bulk_models_orientation(world):
+    """From the paper's random initialisation of Es, MMD aligns the embedding distributions but
+    can swap the classes (on this world seeds 1 and 2 predict the cells inverted); the anchor
+    to the frozen bulk model's predictions (no cell labels) keeps every seed's orientation."""
+    from sklearn.metrics import roc_auc_score
+
+    Xb, yb, Xc, yc = world
+    auroc = {}
+    for gamma in (0.0, 1.0):
+        for seed in range(4):
+            r = fit_scdeal(Xb, yb, Xc, tiny(sc_init="random", consistency_weight=gamma, reg_weight=0.0, seed=seed),
+                           device="cpu")
+            auroc[gamma, seed] = roc_auc_score(yc, r.predict_cells(Xc))
+            if gamma:
+                assert "consistency" in r.history["joint"].components
+                assert np.corrcoef(r.predict_cells(Xc), r.predict_bulk_model_on_cells(Xc))[0, 1] > 0.8
+    assert min(auroc[0.0, s] for s in range(4)) < 0.5  # the failure the anchor is for
+    assert min(auroc[1.0, s] for s in range(4)) > 0.9
+
+
+def test_consistency_weight_must_not_be_negative():
+    with pytest.raises(ValueError, match="consistency_weight"):
+        ScDEALParams(consistency_weight=-1.0)

@@ -77,7 +77,9 @@ SETTINGS: dict[str, Setting] = {
     "linear": Setting("L2 logistic regression on bulk labels, z-scored cells", kind="linear"),
     "ae": Setting("plain autoencoder, no cluster regulariser", params={"noise_p": 0.0, "reg_weight": 0.0}),
     "dae": Setting("DAE, no cluster regulariser", params={"reg_weight": 0.0}),
-    "reference": Setting("reference-code behaviour (mode: reference)", params={"mode": "reference"}),
+    "no_anchor": Setting("scDEAL without the consistency anchor (the paper's loss)", params={"consistency_weight": 0.0}),
+    "reference": Setting("reference-code behaviour (mode: reference)",
+                         params={"mode": "reference", "consistency_weight": 0.0}),
     "gdsc_only": Setting("bulk from GDSC only", bulk="gdsc"),
     "ccle_only": Setting("bulk from CCLE only", bulk="ccle"),
 }

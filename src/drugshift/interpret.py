@@ -33,6 +33,7 @@ __all__ = [
     "OUTPUTS",
     "CriticalGeneThresholds",
     "attribution_anndata",
+    "baseline_probability",
     "bulk_path",
     "cell_path",
     "completeness_error",
@@ -45,6 +46,7 @@ __all__ = [
     "planted_recovery",
     "predicted_groups",
     "rank_attributions",
+    "root_mask",
     "top_degs",
 ]
 
@@ -129,6 +131,20 @@ def integrated_gradients(
             parts.append(a.detach().cpu().numpy())
         out[name] = np.concatenate(parts) if parts else np.zeros((0, X.shape[1]))
     return out
+
+
+def baseline_probability(network: nn.Module, n_genes: int) -> float:
+    """``F₁(0)``: the probability of "sensitive" the network gives the zero baseline.
+
+    Completeness makes each cell's attributions to the sensitive output sum to ``F₁(x) − F₁(0)``.
+    Far from 0.5 the baseline is not neutral: with ``F₁(0) = 0.72`` (the demo's GSEDEMO2 model)
+    sensitive cells have almost nothing to attribute (sum ≈ −0.05) and the sensitive group's
+    critical genes no longer reflect what the model uses.
+    """
+    net = _frozen_copy(network, torch.float64)
+    device = next(net.parameters()).device
+    with torch.no_grad():
+        return float(net(torch.zeros(1, n_genes, dtype=torch.float64, device=device))[0, OUTPUTS["sensitive"]])
 
 
 def completeness_error(network: nn.Module, X, attributions: Mapping[str, np.ndarray],
@@ -450,6 +466,18 @@ def pearson(x, y) -> dict:
         return {"r": float("nan"), "p": float("nan"), "n": int(len(x))}
     res = pearsonr(x, y)
     return {"r": float(res.statistic), "p": float(res.pvalue), "n": int(len(x))}
+
+
+def root_mask(values, root) -> np.ndarray:
+    """Cells whose ``values`` equal the configured pseudotime ``root``: numerically when both
+    are numbers (a root ``0`` matches ``0``, ``0.0`` and ``"0"``), otherwise as text."""
+    values = pd.Series(values)
+    number = pd.to_numeric(pd.Series([root]), errors="coerce").iloc[0]
+    if not isinstance(root, bool) and pd.notna(number):
+        numeric = pd.to_numeric(values.astype(str), errors="coerce")
+        if numeric.notna().any():
+            return (numeric == number).to_numpy()
+    return (values.astype(str) == str(root)).to_numpy()
 
 
 def diffusion_pseudotime(adata: ad.AnnData, root_cells, layer: str | None = "lognorm", n_pcs: int = 30,

@@ -7,7 +7,14 @@ import pandas as pd
 import torch
 
 from drugshift import runlog
-from drugshift.interpret import attribution_anndata, bulk_path, cell_path, completeness_error, integrated_gradients
+from drugshift.interpret import (
+    attribution_anndata,
+    baseline_probability,
+    bulk_path,
+    cell_path,
+    completeness_error,
+    integrated_gradients,
+)
 from drugshift.models.scdeal import load_scdeal
 
 log = runlog.start(snakemake.log[0])
@@ -27,6 +34,11 @@ for what, network, X, obs, prob, out in (
     error = completeness_error(network, X, attributions)
     summary = {name: {"max": float(e.max()), "mean": float(e.mean())} for name, e in error.items()}
     log.info("%s: IG of %d x %d with %d steps; completeness error %s", what, *X.shape, steps, summary)
+    f0 = baseline_probability(network, X.shape[1])
+    if abs(f0 - 0.5) > 0.15:
+        log.warning("%s: the zero baseline is predicted sensitive with probability %.2f, not neutral: the "
+                    "attributions of the %s group are small and its critical genes less reliable",
+                    what, f0, "sensitive" if f0 > 0.5 else "resistant")
     uns = {"integrated_gradients": {"n_steps": steps, "baseline": "zero", "path": what,
-                                    "completeness_error": summary}}
+                                    "baseline_prob_sensitive": f0, "completeness_error": summary}}
     attribution_anndata(attributions, obs, list(cells.var_names), prob, uns).write_h5ad(out)

@@ -6,20 +6,20 @@ import pandas as pd
 from drugshift import runlog
 from drugshift.cards import write_json
 from drugshift.errors import InputError
-from drugshift.interpret import diffusion_pseudotime, pearson
+from drugshift.interpret import diffusion_pseudotime, pearson, root_mask
 
 log = runlog.start(snakemake.log[0])
 cells = ad.read_h5ad(snakemake.input[0])
-column, root = snakemake.params.root["column"], str(snakemake.params.root["root"])
+column, root = snakemake.params.root["column"], snakemake.params.root["root"]
 if column not in cells.obs:
     raise InputError(snakemake.input[0], f"no .obs column {column!r} (interpret.pseudotime); have {list(cells.obs)}")
-is_root = (cells.obs[column].astype(str) == root).to_numpy()
+is_root = root_mask(cells.obs[column], root)
 if not is_root.any():
     raise InputError(snakemake.input[0], f"no cell has {column} == {root!r}; values: "
                                          f"{sorted(cells.obs[column].astype(str).unique())[:10]}")
 layer = "lognorm" if "lognorm" in cells.layers else None
 pt = diffusion_pseudotime(cells, is_root, layer=layer, seed=snakemake.params.seed)
-stats = {"root": {"column": column, "value": root, "n_cells": int(is_root.sum())},
+stats = {"root": {"column": column, "value": str(root), "n_cells": int(is_root.sum())},
          "sensitive_probability": pearson(pt, cells.obs["sens_prob"]),
          "resistant_probability": pearson(pt, 1 - cells.obs["sens_prob"])}
 log.info("pseudotime vs P(sensitive): %s", stats["sensitive_probability"])

@@ -103,6 +103,12 @@ class ScDEALParams:
             ``None`` disables the scheduler.
         mmd_weight: α, weight of the MMD term.
         reg_weight: β, weight of the cell-cluster regulariser (0 disables it and skips Leiden).
+        consistency_weight: γ, weight of a label-free anchor in joint training (not in the
+            paper; 0 disables it): the cross-entropy of ``P(Es(x))`` against the soft
+            predictions of the frozen bulk model (the no-transfer model ``P₀(Eb₀(x))``) on the
+            same cells. MMD matches the two embedding distributions but not which cells go
+            where, so on real cells it can swap sensitive and resistant; the anchor keeps the
+            bulk model's orientation while MMD and the regulariser refine the cells' embedding.
         sampling: class balancing of the bulk training split: ``none``, ``upsampling``,
             ``downsampling`` or ``smote``.
         leiden_resolution: resolution of the Leiden clustering of cells.
@@ -140,6 +146,7 @@ class ScDEALParams:
     lr_decay_patience: int | None = 10
     mmd_weight: float = 0.25
     reg_weight: float = 1.0
+    consistency_weight: float = 0.0
     sampling: str = "none"
     leiden_resolution: float = 0.2
     leiden_neighbors: str = "umap"
@@ -181,8 +188,9 @@ class ScDEALParams:
                 problems.append(f"{name} must be >= 0 (got {getattr(self, name)})")
         if self.lr_decay_patience is not None and self.lr_decay_patience < 0:
             problems.append(f"lr_decay_patience must be >= 0 or null (got {self.lr_decay_patience})")
-        if self.mmd_weight < 0 or self.reg_weight < 0:
-            problems.append(f"mmd_weight and reg_weight must be >= 0 (got {self.mmd_weight}, {self.reg_weight})")
+        if self.mmd_weight < 0 or self.reg_weight < 0 or self.consistency_weight < 0:
+            problems.append(f"mmd_weight, reg_weight and consistency_weight must be >= 0 (got {self.mmd_weight}, "
+                            f"{self.reg_weight}, {self.consistency_weight})")
         if self.sampling not in SAMPLING_METHODS:
             problems.append(f"sampling must be one of {SAMPLING_METHODS} (got {self.sampling!r})")
         if self.sc_init not in SC_INIT:
@@ -721,7 +729,12 @@ def fit_scdeal(
 
     # (4) joint DaNN training
     bandwidths = REFERENCE_BANDWIDTHS if ref else None
-    alpha, beta = p.mmd_weight, p.reg_weight
+    alpha, beta, gamma = p.mmd_weight, p.reg_weight, p.consistency_weight
+    if gamma > 0:
+        # Soft targets of the frozen bulk model on every cell, computed once (eval mode).
+        with torch.no_grad():
+            anchor = torch.softmax(source_predictor(source_encoder(Xs_t)), dim=1)
+        anchor_val = anchor[cells_va_t[:_MAX_VAL_CELLS]]
     use_reg = beta > 0 and clusters is not None
     cl_t = torch.as_tensor(clusters, device=dev) if use_reg else None
     n_cells_tr = len(cells_tr)
@@ -749,15 +762,21 @@ def fit_scdeal(
             reg = cluster_similarity_loss(zs, cl_t[cidx], detach=ref)
             loss = loss + beta * reg
             out["reg"] = reg.item()
+        if gamma > 0:
+            cons = -(anchor[cidx] * F.log_softmax(P(zs), dim=1)).sum(dim=1).mean()
+            loss = loss + gamma * cons
+            out["consistency"] = cons.item()
         loss.backward()
         opt4.step()
         out["loss"] = loss.item()
         return out
 
     def validate_joint() -> float:
-        zb = Eb(Xb_va)
-        ce = F.cross_entropy(P(zb), yb_va)
-        return (ce + alpha * gaussian_mmd(zb, Es(Xs_val_sample), bandwidths)).item()
+        zb, zs = Eb(Xb_va), Es(Xs_val_sample)
+        loss = F.cross_entropy(P(zb), yb_va) + alpha * gaussian_mmd(zb, zs, bandwidths)
+        if gamma > 0:
+            loss = loss - gamma * (anchor_val * F.log_softmax(P(zs), dim=1)).sum(dim=1).mean()
+        return loss.item()
 
     history["joint"] = fit(step_joint, validate_joint, joint, len(yr), p.epochs_joint, p.batch_size, p.patience, gen,
                            log, "joint", p.log_every, _plateau(opt4, p), dev)
