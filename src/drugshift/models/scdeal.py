@@ -664,8 +664,10 @@ def fit_scdeal(
     4. joint training. Each step draws a bulk minibatch (one epoch = one pass over the
        re-sampled bulk training split) and an equally large random minibatch of training cells
        and minimises ``CE(P(Eb(xb)), yb) + α·MMD(Eb(xb), Es(xs)) + β·cluster_similarity_loss(
-       Es(xs))``. The validation loss is ``CE(P(Eb(Xb_val)), yb_val) + α·MMD(Eb(Xb_val),
-       Es(Xs_heldout))``, the held-out cells being a fixed sample (≤ 2000).
+       Es(xs)) [+ γ·CE(P(Es(xs)), P₀(Eb₀(xs)))]``, the last term (``consistency_weight``, off in
+       the paper) anchoring the cells' predictions to the frozen bulk model's. The validation
+       loss is ``CE(P(Eb(Xb_val)), yb_val) + α·MMD(Eb(Xb_val), Es(Xs_heldout))`` [+ the γ term
+       on the held-out cells], the held-out cells being a fixed sample (≤ 2000).
 
     Returns:
         :class:`ScDEALResult` with modules in eval mode on ``device``.
