@@ -21,8 +21,10 @@ tests/test_codeae_realdata.py runs the same code on a small subset.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -116,6 +118,40 @@ def cell_line_labels(data: dict, drug: str, cfg: dict):
     return data["source"].loc[lab.index], lab.astype(int).to_numpy()
 
 
+def config_fingerprint(cfg: dict) -> str:
+    """sha256 of what decides the numbers of a (method, drug) pair: data, seed, labels, features
+    and every training parameter (not the list of methods or drugs, which a resume may extend)."""
+    keys = ("data_root", "seed", "labels", "features", "tcga", "codeae", "finetune", "baselines", "device")
+    text = json.dumps({k: cfg.get(k) for k in keys}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_table(frame: pd.DataFrame, path: Path, float_format: str) -> None:
+    """Write a TSV through a temporary file and ``os.replace``, so a reader (or a resume) never
+    sees half a table."""
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_csv(tmp, sep="\t", index=False, float_format=float_format)
+    os.replace(tmp, path)
+
+
+def finished_pairs(bench_path: Path, pred_path: Path, n_folds: int) -> tuple[list[dict], list[pd.DataFrame], set]:
+    """Rows and predictions of an earlier run and its finished (method, drug) pairs: those with
+    all ``n_folds`` cell-line folds in the table. Rows of other pairs are dropped (run again)."""
+    if not bench_path.exists():
+        return [], [], set()
+    table = pd.read_csv(bench_path, sep="\t")
+    folds = table[table["cohort"] == "gdsc_cv"].groupby(["method", "drug"])["fold"].nunique()
+    done = {pair for pair, n in folds.items() if n == n_folds}
+    # PDTC rows name the drug "GDSC drug (PDTC drug)"; the pair is keyed by the GDSC drug.
+    gdsc_drug = table["drug"].str.replace(r" \(.*\)$", "", regex=True)
+    keep = [(m, d) in done for m, d in zip(table["method"], gdsc_drug)]
+    predictions = []
+    if pred_path.exists():
+        pred = pd.read_csv(pred_path, sep="\t")
+        predictions = [pred[[(m, d) in done for m, d in zip(pred["method"], pred["drug"])]]]
+    return table[keep].to_dict("records"), predictions, done
+
+
 def run(cfg: dict, out: Path, log: logging.Logger, max_drugs: int | None = None) -> pd.DataFrame:
     """The whole benchmark; returns the benchmark table (also written to ``out``)."""
     return run_on_data(cfg, load_real_data(cfg, log), out, log, max_drugs)
@@ -142,14 +178,17 @@ def run_on_data(cfg: dict, data: dict, out: Path, log: logging.Logger, max_drugs
     tasks = drug_tasks(data)[:max_drugs]
     log.info("%d drug tasks: %s", len(tasks), ", ".join(t["drug"] for t in tasks))
     bench_path, pred_path = out / "benchmark.tsv", out / "predictions.tsv"
-    rows: list[dict] = pd.read_csv(bench_path, sep="\t").to_dict("records") if bench_path.exists() else []
-    predictions: list[pd.DataFrame] = [pd.read_csv(pred_path, sep="\t")] if rows and pred_path.exists() else []
-    done = {(r["method"], r["drug"]) for r in rows if r["cohort"] == "gdsc_cv"}
+    pre_path = out / "pretrain.json"
+    pre_info = json.loads(pre_path.read_text()) if pre_path.exists() else {}
+    fingerprint = config_fingerprint(cfg)
+    if pre_info.get("config_fingerprint", fingerprint) != fingerprint:
+        raise SystemExit(f"{out} holds a run with another configuration (seed, labels, features or training "
+                         "parameters differ): delete it or choose another output folder")
+    pre_info["config_fingerprint"] = fingerprint
+    rows, predictions, done = finished_pairs(bench_path, pred_path, int(cfg["finetune"].get("n_folds", 5)))
     if done:
         log.info("resuming: %d (method, drug) pairs already in %s", len(done), bench_path)
     measure = cfg.get("measure_domain_auroc", True)
-    pre_path = out / "pretrain.json"
-    pre_info = json.loads(pre_path.read_text()) if pre_path.exists() else {}
     if measure and "domain_auroc_input" not in pre_info:
         pre_info["domain_auroc_input"] = domain_auroc(data["source"].to_numpy(), data["target"].to_numpy(), seed)
         log.info("domain classifier AUROC on the standardised inputs: %.3f", pre_info["domain_auroc_input"])
@@ -210,10 +249,13 @@ def run_on_data(cfg: dict, data: dict, out: Path, log: logging.Logger, max_drugs
                     predictions.append(pd.DataFrame({"method": method, "drug": task["drug"], "target": name,
                                                      "fold": f.fold, "sample": x.index, "sens_prob": f.predictions[name]}))
             rows += new
-            pd.DataFrame(rows).to_csv(bench_path, sep="\t", index=False, float_format="%.4f")
-            pd.concat(predictions).to_csv(pred_path, sep="\t", index=False, float_format="%.6g")
+            # Predictions first, each file replaced whole: a run killed at any point leaves a
+            # benchmark table whose pairs all have their predictions.
+            write_table(pd.concat(predictions), pred_path, "%.6g")
+            write_table(pd.DataFrame(rows), bench_path, "%.4f")
             summary = pd.DataFrame(new).groupby("cohort")["AUROC"].mean().round(3).to_dict()
             log.info("%s %s: mean AUROC %s", method, task["drug"], summary)
+    write_json(pre_info, pre_path)
     table = pd.DataFrame(rows)
     rank_summary(table).to_csv(out / "rank_summary.tsv", sep="\t", index=False, float_format="%.4f")
     return table

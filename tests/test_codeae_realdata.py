@@ -85,9 +85,11 @@ def test_patient_labels_do_not_reach_training(subset, tmp_path):
     assert not np.allclose(ta.loc[~cv, "AUROC"], tb.loc[~cv, "AUROC"])
 
 
-def test_an_interrupted_run_resumes_to_the_same_table(subset, tmp_path):
-    """A run stopped after the first drug and restarted gives the uninterrupted run's table, and
-    reads its pretrained encoder back instead of training it again."""
+def test_an_interrupted_run_resumes_to_the_same_table(subset, tmp_path, monkeypatch):
+    """A run stopped after the first drug and restarted gives the uninterrupted run's table; the
+    restart reads the pretrained encoder back and trains nothing for the finished drug."""
+    import drugshift.models.codeae as codeae
+
     runner, cfg, data, log = subset
     cfg = copy.deepcopy(cfg)
     cfg["methods"] = ["codeae_adv", "mlp"]
@@ -97,7 +99,48 @@ def test_an_interrupted_run_resumes_to_the_same_table(subset, tmp_path):
     assert (tmp_path / "resumed/encoders/codeae_adv.pt").exists()
     first = pd.read_csv(tmp_path / "resumed/benchmark.tsv", sep="\t")
     assert first["drug"].str.startswith("AZD7762").all()
+
+    def no_pretraining(*args, **kwargs):
+        raise AssertionError("the saved encoder should have been read back")
+
+    trained = []
+    cross_validate = codeae.cross_validate_method
+
+    def recording(method, *args, **kwargs):
+        trained.append((method, args[-1]))
+        return cross_validate(method, *args, **kwargs)
+
+    monkeypatch.setattr(codeae, "pretrain_method", no_pretraining)
+    monkeypatch.setattr(codeae, "cross_validate_method", recording)
     resumed = runner.run_on_data(cfg, data, tmp_path / "resumed", log)
+    assert trained == [("codeae_adv", "codeae_adv Cisplatin"), ("mlp", "mlp Cisplatin")]
     key = ["method", "cohort", "drug", "fold"]
     pd.testing.assert_frame_equal(resumed.sort_values(key).reset_index(drop=True),
                                   whole.sort_values(key).reset_index(drop=True), check_exact=False, atol=1e-4)
+    preds = pd.read_csv(tmp_path / "resumed/predictions.tsv", sep="\t")
+    assert len(preds) == len(pd.read_csv(tmp_path / "whole/predictions.tsv", sep="\t"))
+
+
+def test_a_resume_with_another_configuration_is_refused(subset, tmp_path):
+    runner, cfg, data, log = subset
+    cfg = copy.deepcopy(cfg)
+    cfg["methods"] = ["mlp"]
+    cfg["measure_domain_auroc"] = False
+    runner.run_on_data(cfg, data, tmp_path, log, max_drugs=1)
+    cfg["finetune"]["epochs"] += 1
+    with pytest.raises(SystemExit, match="another configuration"):
+        runner.run_on_data(cfg, data, tmp_path, log)
+
+
+def test_unfinished_pairs_are_run_again(tmp_path):
+    import run_codeae_realdata as runner
+
+    table = pd.DataFrame({"method": ["m"] * 4 + ["n"] * 2, "cohort": ["gdsc_cv", "gdsc_cv", "pdtc", "tcga", "gdsc_cv", "pdtc"],
+                          "drug": ["A", "A", "A (a)", "A", "A", "A (a)"], "fold": [0, 1, 0, 0, 0, 0], "AUROC": 0.5})
+    table.to_csv(tmp_path / "benchmark.tsv", sep="\t", index=False)
+    pd.DataFrame({"method": ["m", "n"], "drug": ["A", "A"], "sens_prob": [0.1, 0.2]}).to_csv(
+        tmp_path / "predictions.tsv", sep="\t", index=False)
+    rows, preds, done = runner.finished_pairs(tmp_path / "benchmark.tsv", tmp_path / "predictions.tsv", n_folds=2)
+    assert done == {("m", "A")}  # n has 1 of 2 folds: dropped, run again
+    assert len(rows) == 4 and {r["method"] for r in rows} == {"m"}
+    assert preds[0]["method"].tolist() == ["m"]

@@ -294,3 +294,6 @@ def test_root_mask_compares_numbers_as_numbers():
     assert I.root_mask(pd.Series(["0", "24", "0"]), 0.0).tolist() == [True, False, True]
     assert I.root_mask(pd.Categorical(["DMSO", "drug"]), "DMSO").tolist() == [True, False]
     assert I.root_mask(pd.Series(["day0", "day1"]), 0).tolist() == [False, False]
+    assert I.root_mask(pd.Series([True, False]), 1).tolist() == [True, False]
+    assert I.root_mask(pd.Series([1, 0]), True).tolist() == [True, False]
+    assert I.root_mask(pd.Series(["a", None, "nan"]), "nan").tolist() == [False, False, True]

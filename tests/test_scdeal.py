@@ -306,3 +306,12 @@ def test_consistency_anchor_keeps_the_bulk_models_orientation(world):
 def test_consistency_weight_must_not_be_negative():
     with pytest.raises(ValueError, match="consistency_weight"):
         ScDEALParams(consistency_weight=-1.0)
+
+
+def test_reference_mode_ignores_the_consistency_anchor(world, reference):
+    """The reference code has no anchor: a configured γ must not change a reference-mode model."""
+    Xb, yb, Xc, yc = world
+    anchored = fit_scdeal(Xb, yb, Xc, tiny(mode="reference", epochs_joint=10, consistency_weight=1.0), device="cpu",
+                          clusters=yc)
+    np.testing.assert_array_equal(anchored.predict_cells(Xc), reference.predict_cells(Xc))
+    assert "consistency" not in anchored.history["joint"].components

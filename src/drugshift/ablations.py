@@ -1,13 +1,17 @@
 """scDEAL's evaluation (paper, "Ablations" and "Robustness"): which part of the method matters,
 over how many seeds, and how stable it is on subsamples of the cells.
 
-Every *setting* is one switch away from the full method:
+Every *setting* is one switch away from the full method as configured (``reference`` also
+drops the consistency anchor, which the reference code does not have):
 
 =============  =====================================================================
 setting        what changes
 =============  =====================================================================
-``scdeal``     nothing: DAE + cluster regulariser, both bulk sources, corrected mode
+``scdeal``     nothing: DAE + cluster regulariser (+ anchor if ``consistency_weight``
+               > 0), both bulk sources, corrected mode
 ``no_transfer``the bulk model ``P(Eb(x))`` applied to cells (read from ``scdeal``'s runs)
+``no_anchor``  ``consistency_weight: 0``, the paper's loss (only informative when the
+               configuration sets it above 0)
 ``linear``     L2 logistic regression on the bulk labels, applied to z-scored cells
 ``ae``         plain autoencoder (no masking), no cluster regulariser
 ``dae``        DAE without the cluster regulariser
@@ -72,7 +76,7 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {
-    "scdeal": Setting("scDEAL: DAE + cluster regulariser, GDSC + CCLE, corrected mode"),
+    "scdeal": Setting("scDEAL as configured: DAE + cluster regulariser (+ anchor), GDSC + CCLE, corrected mode"),
     "no_transfer": Setting("bulk model applied to cells without transfer", kind="derived"),
     "linear": Setting("L2 logistic regression on bulk labels, z-scored cells", kind="linear"),
     "ae": Setting("plain autoencoder, no cluster regulariser", params={"noise_p": 0.0, "reg_weight": 0.0}),

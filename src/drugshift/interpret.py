@@ -470,14 +470,19 @@ def pearson(x, y) -> dict:
 
 def root_mask(values, root) -> np.ndarray:
     """Cells whose ``values`` equal the configured pseudotime ``root``: numerically when both
-    are numbers (a root ``0`` matches ``0``, ``0.0`` and ``"0"``), otherwise as text."""
+    are numbers (a root ``0`` matches ``0``, ``0.0`` and ``"0"``, and ``"007"`` matches ``7``;
+    booleans count as 0/1), otherwise as text. Missing values never match."""
     values = pd.Series(values)
+    if values.dtype == bool:
+        values = values.astype(int)
+    root = int(root) if isinstance(root, (bool, np.bool_)) else root
+    missing = values.isna().to_numpy()
     number = pd.to_numeric(pd.Series([root]), errors="coerce").iloc[0]
-    if not isinstance(root, bool) and pd.notna(number):
+    if pd.notna(number):
         numeric = pd.to_numeric(values.astype(str), errors="coerce")
         if numeric.notna().any():
-            return (numeric == number).to_numpy()
-    return (values.astype(str) == str(root)).to_numpy()
+            return (numeric == number).to_numpy() & ~missing
+    return (values.astype(str) == str(root)).to_numpy() & ~missing
 
 
 def diffusion_pseudotime(adata: ad.AnnData, root_cells, layer: str | None = "lognorm", n_pcs: int = 30,

@@ -732,6 +732,9 @@ def fit_scdeal(
     # (4) joint DaNN training
     bandwidths = REFERENCE_BANDWIDTHS if ref else None
     alpha, beta, gamma = p.mmd_weight, p.reg_weight, p.consistency_weight
+    if ref and gamma > 0:
+        log.info("scDEAL mode=reference: consistency_weight %g ignored (the reference code has no anchor)", gamma)
+        gamma = 0.0
     if gamma > 0:
         # Soft targets of the frozen bulk model on every cell, computed once (eval mode).
         with torch.no_grad():
