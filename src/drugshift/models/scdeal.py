@@ -487,6 +487,11 @@ class ScDEALResult:
 # --------------------------------------------------------------------------- training
 
 
+def _soft_cross_entropy(logits: Tensor, target_probs: Tensor) -> Tensor:
+    """Mean cross-entropy of ``logits`` against soft targets (the consistency anchor's term)."""
+    return -(target_probs * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
 def _adam(params, p: ScDEALParams) -> torch.optim.Optimizer:
     return torch.optim.Adam(list(params), lr=p.lr, weight_decay=p.weight_decay)
 
@@ -768,7 +773,7 @@ def fit_scdeal(
             loss = loss + beta * reg
             out["reg"] = reg.item()
         if gamma > 0:
-            cons = -(anchor[cidx] * F.log_softmax(P(zs), dim=1)).sum(dim=1).mean()
+            cons = _soft_cross_entropy(P(zs), anchor[cidx])
             loss = loss + gamma * cons
             out["consistency"] = cons.item()
         loss.backward()
@@ -780,7 +785,7 @@ def fit_scdeal(
         zb, zs = Eb(Xb_va), Es(Xs_val_sample)
         loss = F.cross_entropy(P(zb), yb_va) + alpha * gaussian_mmd(zb, zs, bandwidths)
         if gamma > 0:
-            loss = loss - gamma * (anchor_val * F.log_softmax(P(zs), dim=1)).sum(dim=1).mean()
+            loss = loss + gamma * _soft_cross_entropy(P(zs), anchor_val)
         return loss.item()
 
     history["joint"] = fit(step_joint, validate_joint, joint, len(yr), p.epochs_joint, p.batch_size, p.patience, gen,
