@@ -8,7 +8,8 @@ Usage::
 
 Writes ``OUT_DIR/benchmark.tsv`` (method, cohort, drug, fold, AUROC, AUPRC; cohorts ``gdsc_cv``
 = held-out cell-line fold, ``pdtc``, ``tcga``), appended after every (method, drug) so a long
-run can be read while it goes, ``OUT_DIR/rank_summary.tsv``, ``OUT_DIR/pretrain.json`` (domain
+run can be read while it goes, ``OUT_DIR/rank_summary.tsv`` and ``rank_summary_common.tsv`` (the
+same on the drugs every method has, updated as the run goes), ``OUT_DIR/pretrain.json`` (domain
 classifier AUROC of inputs vs embeddings, histories) and ``OUT_DIR/run.log``. Patient and PDTC
 labels are read only to score predictions, after each fold model has predicted.
 
@@ -168,7 +169,6 @@ def run_on_data(cfg: dict, data: dict, out: Path, log: logging.Logger, max_drugs
         load_encoder,
         method_kind,
         pretrain_method,
-        rank_summary,
         save_encoder,
     )
 
@@ -253,12 +253,24 @@ def run_on_data(cfg: dict, data: dict, out: Path, log: logging.Logger, max_drugs
             # benchmark table whose pairs all have their predictions.
             write_table(pd.concat(predictions), pred_path, "%.6g")
             write_table(pd.DataFrame(rows), bench_path, "%.4f")
+            write_summaries(pd.DataFrame(rows), out)
             summary = pd.DataFrame(new).groupby("cohort")["AUROC"].mean().round(3).to_dict()
             log.info("%s %s: mean AUROC %s", method, task["drug"], summary)
     write_json(pre_info, pre_path)
     table = pd.DataFrame(rows)
-    rank_summary(table).to_csv(out / "rank_summary.tsv", sep="\t", index=False, float_format="%.4f")
+    write_summaries(table, out)
     return table
+
+
+def write_summaries(table: pd.DataFrame, out: Path) -> None:
+    """``rank_summary.tsv`` (every drug each method has) and ``rank_summary_common.tsv`` (per
+    cohort, only the drugs all methods have: the fair comparison while a run is incomplete)."""
+    from drugshift.models.codeae import rank_summary
+
+    if table.empty:
+        return
+    write_table(rank_summary(table), out / "rank_summary.tsv", "%.4f")
+    write_table(rank_summary(table, common_drugs=True), out / "rank_summary_common.tsv", "%.4f")
 
 
 def main(argv: list[str]) -> None:

@@ -237,6 +237,13 @@ def test_rank_summary_averages_folds_then_ranks_methods_per_drug():
     assert out.loc["a", "AUROC_rank"] == pytest.approx((1 + 2 + 1.5) / 3)
     assert out.loc["b", "AUROC_rank"] == pytest.approx((2 + 1 + 1.5) / 3)
     assert (out["n_drugs"] == 3).all()
+    # A method missing on d2 (a partial run): the common-drug summary compares d1 and d3 only.
+    partial = pd.DataFrame([r for r in rows if not (r["method"] == "b" and r["drug"] == "d2")])
+    assert rank_summary(partial).set_index("method").loc["a", "n_drugs"] == 3
+    common = rank_summary(partial, common_drugs=True).set_index("method")
+    assert (common["n_drugs"] == 2).all()
+    assert common.loc["a", "AUROC_mean"] == pytest.approx((0.8 + 0.9) / 2)
+    assert common.loc["b", "AUROC_rank"] == pytest.approx((2 + 1.5) / 2)
 
 
 def test_fit_can_keep_the_last_epoch_instead_of_the_best():

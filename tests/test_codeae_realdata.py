@@ -59,6 +59,8 @@ def test_subset_benchmark_runs_end_to_end(subset, tmp_path):
     assert 0.0 <= pre["codeae_adv"]["domain_auroc_embedding"] <= 1.0
     summary = pd.read_csv(tmp_path / "rank_summary.tsv", sep="\t")
     assert set(summary["method"]) == {"codeae_adv", "mlp"}
+    common = pd.read_csv(tmp_path / "rank_summary_common.tsv", sep="\t")
+    assert set(common["method"]) == {"codeae_adv", "mlp"} and (common["n_drugs"] >= 1).all()
 
 
 def test_patient_labels_do_not_reach_training(subset, tmp_path):

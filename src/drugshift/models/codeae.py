@@ -778,15 +778,25 @@ def benchmark_rows(method: str, cohort: str, drug: str, y_true, fold_predictions
     return rows
 
 
-def rank_summary(benchmark: pd.DataFrame) -> pd.DataFrame:
+def rank_summary(benchmark: pd.DataFrame, common_drugs: bool = False) -> pd.DataFrame:
     """The paper's Table 1 from a benchmark table: per (cohort, method) the mean and standard
     deviation over drugs of the fold-averaged AUROC and AUPRC, and the mean rank of the method
     among all methods per drug (1 = best; ties share the average rank).
+
+    Args:
+        benchmark: rows ``method, cohort, drug, fold, AUROC, AUPRC``.
+        common_drugs: keep, per cohort, only the drugs every method of that cohort has results
+            for, so that the means of a partial benchmark (a run still going, or stopped) compare
+            methods on the same drugs.
 
     Returns columns ``cohort, method, n_drugs, AUROC_mean, AUROC_sd, AUROC_rank, AUPRC_mean,
     AUPRC_sd, AUPRC_rank``, sorted by cohort and AUROC rank.
     """
     per_drug = benchmark.groupby(["cohort", "drug", "method"], as_index=False)[["AUROC", "AUPRC"]].mean()
+    if common_drugs:
+        n_methods = per_drug.groupby("cohort")["method"].transform("nunique")
+        n_here = per_drug.groupby(["cohort", "drug"])["method"].transform("nunique")
+        per_drug = per_drug[n_here == n_methods]
     for metric in ("AUROC", "AUPRC"):
         per_drug[f"{metric}_rank"] = per_drug.groupby(["cohort", "drug"])[metric].rank(ascending=False)
     out = per_drug.groupby(["cohort", "method"]).agg(
