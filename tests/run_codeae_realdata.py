@@ -252,8 +252,9 @@ def run_on_data(cfg: dict, data: dict, out: Path, log: logging.Logger, max_drugs
             # Predictions first, each file replaced whole: a run killed at any point leaves a
             # benchmark table whose pairs all have their predictions.
             write_table(pd.concat(predictions), pred_path, "%.6g")
-            write_table(pd.DataFrame(rows), bench_path, "%.4f")
-            write_summaries(pd.DataFrame(rows), out)
+            table = pd.DataFrame(rows)
+            write_table(table, bench_path, "%.4f")
+            write_summaries(table, out)
             summary = pd.DataFrame(new).groupby("cohort")["AUROC"].mean().round(3).to_dict()
             log.info("%s %s: mean AUROC %s", method, task["drug"], summary)
     write_json(pre_info, pre_path)
