@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from drugshift.train import History, fit, iterate_minibatches, resolve_device, seed_everything
+from drugshift.train import History, deterministic, fit, iterate_minibatches, resolve_device, seed_everything
 
 
 def test_resolve_device():
@@ -35,7 +35,44 @@ def test_seed_everything_reproduces_random_streams():
     seed_everything(3)
     b = (random.random(), np.random.rand(), torch.rand(3))
     assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
-    assert torch.are_deterministic_algorithms_enabled()
+
+
+def test_seeding_and_training_leave_the_process_torch_settings_alone():
+    torch.use_deterministic_algorithms(False)
+    seed_everything(3)
+    assert not torch.are_deterministic_algorithms_enabled()
+    m = nn.Linear(1, 1)
+    seen = []
+    fit(lambda idx: {"loss": seen.append(torch.are_deterministic_algorithms_enabled()) or 0.0}, lambda: 0.0, [m],
+        n_train=2, epochs=1, batch_size=2, patience=None)
+    assert seen == [True]
+    assert not torch.are_deterministic_algorithms_enabled()
+    with deterministic():
+        assert torch.are_deterministic_algorithms_enabled()
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_fit_averages_each_key_over_the_steps_that_reported_it():
+    # A key returned every second step (like CODE-AE-ADV's generator loss, logged every
+    # n_critic-th critic step) is the mean of those steps, not diluted by the others.
+    m = nn.Linear(1, 1)
+    calls = iter(range(100))
+
+    def step(idx):
+        k = next(calls)
+        out = {"loss": torch.tensor(1.0)}
+        if k % 2 == 1:
+            out["gen"] = torch.tensor(4.0)
+        return out
+
+    hist = fit(step, lambda: 0.0, [m], n_train=8, epochs=1, batch_size=2, patience=None)
+    assert hist.components["gen"] == [4.0]
+    assert hist.components["loss"] == [1.0]
+
+
+def test_fit_takes_its_budget_by_keyword_only():
+    with pytest.raises(TypeError):
+        fit(lambda idx: {"loss": 0.0}, lambda: 0.0, [nn.Linear(1, 1)], 4, 1, 2, None)
 
 
 def test_iterate_minibatches_covers_each_index_once():
@@ -116,7 +153,7 @@ def test_fit_steps_a_plateau_scheduler_on_validation():
     m = nn.Linear(1, 1)
     opt = torch.optim.SGD(m.parameters(), lr=1.0)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0)
-    hist = fit(lambda idx: {"loss": 0.0}, lambda: 1.0, [m], 4, epochs=3, batch_size=2, patience=None,
+    hist = fit(lambda idx: {"loss": 0.0}, lambda: 1.0, [m], n_train=4, epochs=3, batch_size=2, patience=None,
                scheduler=sched)
     assert hist.lr == [1.0, 0.5, 0.25]
 
@@ -135,10 +172,10 @@ def test_fit_trains_a_real_model_and_requires_a_loss_key():
         opt.step()
         return {"loss": loss.item()}
 
-    hist = fit(step, lambda: ((m(x) - y) ** 2).mean().item(), [m], 64, epochs=100, batch_size=16, patience=10,
+    hist = fit(step, lambda: ((m(x) - y) ** 2).mean().item(), [m], n_train=64, epochs=100, batch_size=16, patience=10,
                generator=torch.Generator().manual_seed(0))
     assert hist.best_val < 0.01 * hist.val[0]
     assert History.from_dict(hist.to_dict()) == hist
 
     with pytest.raises(KeyError, match="loss"):
-        fit(lambda idx: {"ce": 1.0}, lambda: 0.0, [m], 4, epochs=1, batch_size=2, patience=None)
+        fit(lambda idx: {"ce": 1.0}, lambda: 0.0, [m], n_train=4, epochs=1, batch_size=2, patience=None)

@@ -3,11 +3,14 @@ best-epoch restoration, and progress logging.
 
 Models express one optimisation step as a closure ``step(idx) -> {"loss": …, …}`` and one
 validation pass as ``validate() -> float``; :func:`fit` does everything else. Data stays on the
-device as tensors and minibatches are index tensors into them (no ``DataLoader``).
+device as tensors and minibatches are index tensors into them (no ``DataLoader``). A step may
+return its logged values as tensors: :func:`fit` sums them on the device and reads them back
+once per epoch, so logging costs no host synchronisation per step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -20,7 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["History", "as_float_matrix", "fit", "iterate_minibatches", "load_checkpoint", "resolve_device", "seed_everything"]
+__all__ = ["History", "as_float_matrix", "deterministic", "fit", "iterate_minibatches", "resolve_device",
+           "seed_everything"]
 
 
 def resolve_device(pref: str | torch.device = "auto") -> torch.device:
@@ -53,17 +57,33 @@ def resolve_device(pref: str | torch.device = "auto") -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) and ask torch for deterministic kernels.
+    """Seed Python, NumPy and torch (CPU and CUDA).
 
-    ``warn_only=True`` because a few CUDA kernels have no deterministic variant; on CPU, a
-    seeded run is then bit-for-bit reproducible.
+    Deterministic kernels are asked for by :func:`deterministic` around each training run
+    (:func:`fit` does it), not here, so that seeding leaves the process's torch settings as
+    they were.
     """
     # cuBLAS reads this when it initialises; it must be set before the first CUDA matmul.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def deterministic():
+    """Deterministic torch kernels inside the block, the caller's setting restored after it.
+
+    ``warn_only=True`` because a few CUDA kernels have no deterministic variant; on CPU a seeded
+    run is bit-for-bit reproducible.
+    """
+    before = torch.are_deterministic_algorithms_enabled()
+    before_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before, warn_only=before_warn)
 
 
 def iterate_minibatches(
@@ -101,7 +121,9 @@ class History:
         name: label used in the log lines.
         train: per-epoch mean of the step's ``"loss"`` (weighted by batch size).
         val: per-epoch validation value (lower is better).
-        components: per-epoch means of every key returned by ``step``.
+        components: per-epoch means of every key returned by ``step``, each averaged over the
+            samples of the steps that returned it (a key returned every ``n``-th step is not
+            diluted by the others).
         lr: per-epoch learning rate of the scheduler's optimiser (empty without scheduler).
         best_epoch: 1-based number of the epoch whose weights were restored
             (``val[best_epoch - 1]`` is the best value); 0 if no epoch ran or none was finite.
@@ -136,9 +158,10 @@ def _fmt(v: float) -> str:
 
 
 def fit(
-    step: Callable[[Tensor], dict[str, float]],
+    step: Callable[[Tensor], dict[str, float | Tensor]],
     validate: Callable[[], float],
     modules: Sequence[nn.Module],
+    *,
     n_train: int,
     epochs: int,
     batch_size: int,
@@ -155,7 +178,8 @@ def fit(
 
     Each epoch: all ``modules`` go to train mode; ``step(idx)`` is called for every minibatch of
     ``range(n_train)`` (``idx`` an ``int64`` tensor on ``device``) and must do its own forward,
-    backward and optimiser update, returning floats with at least the key ``"loss"``; then the
+    backward and optimiser update, returning floats or 0-d tensors (detached) with at least the
+    key ``"loss"`` in the first step of each epoch; then the
     modules go to eval mode and ``validate()`` is called under ``torch.no_grad()``. The state
     dicts of ``modules`` at the epoch with the lowest validation value are deep-copied and
     restored at the end. Training stops after ``patience`` epochs without improvement
@@ -183,6 +207,13 @@ def fit(
     Returns:
         :class:`History`; the modules hold the best epoch's weights and are in eval mode.
     """
+    with deterministic():
+        return _fit(step, validate, modules, n_train, epochs, batch_size, patience, generator, log, name,
+                    log_every, scheduler, device, restore_best)
+
+
+def _fit(step, validate, modules, n_train, epochs, batch_size, patience, generator, log, name, log_every,
+         scheduler, device, restore_best) -> History:
     log = log or logging.getLogger("drugshift.train")
     if device is None:
         params = [p for m in modules for p in m.parameters()]
@@ -193,21 +224,25 @@ def fit(
     for epoch in range(1, epochs + 1):
         for m in modules:
             m.train()
-        sums: dict[str, float] = {}
-        seen = 0
+        # Sums stay where the step left them (tensors on the device) until the epoch ends.
+        sums: dict[str, float | Tensor] = {}
+        counts: dict[str, int] = {}
+        first = True
         for idx in iterate_minibatches(n_train, batch_size, generator, device):
             out = step(idx)
-            if "loss" not in out:
+            if first and "loss" not in out:
                 raise KeyError(f"[{name}] step() must return a dict with a 'loss' entry, got {sorted(out)}")
+            first = False
             k = int(idx.numel())
-            seen += k
             for key, v in out.items():
-                sums[key] = sums.get(key, 0.0) + float(v) * k
+                v = v.detach() if isinstance(v, Tensor) else float(v)
+                sums[key] = sums.get(key, 0.0) + v * k
+                counts[key] = counts.get(key, 0) + k
         for m in modules:
             m.eval()
         with torch.no_grad():
             val = float(validate())
-        means = {k: v / max(seen, 1) for k, v in sums.items()}
+        means = {k: float(v) / counts[k] for k, v in sums.items()}
         hist.train.append(means.get("loss", math.nan))
         hist.val.append(val)
         for k, v in means.items():
@@ -246,7 +281,9 @@ def fit(
 
 
 def load_checkpoint(path, fmt: str, version: int, what: str, device: torch.device) -> dict:
-    """Read a drugshift model file written with ``torch.save`` as a plain dict, onto ``device``.
+    """Deprecated: model folders are read by :func:`drugshift.checkpoint.read_model_dir`.
+
+    Read a drugshift model file written with ``torch.save`` as a plain dict, onto ``device``.
 
     Args:
         fmt, version: the ``format`` and ``version`` keys the file must carry.

@@ -525,9 +525,11 @@ def pretrain_encoder(
 
     phases: dict[str, History] = {}
     n_s = len(S)
+    common = dict(batch_size=p.batch_size, patience=p.patience, generator=gen, log=log, log_every=p.log_every,
+                  device=dev)
     if method != "adae":
-        phases["pretrain"] = fit(step_ae, validate_ae, [ae], n_s, p.epochs, p.batch_size, p.patience, gen, log,
-                                 f"{method} pretrain", p.log_every, None, dev)
+        phases["pretrain"] = fit(step_ae, validate_ae, [ae], n_train=n_s, epochs=p.epochs, name=f"{method} pretrain",
+                                 **common)
     else:
         disc = mlp([p.latent, *p.adv_hidden, 1], p.dropout).to(dev)
         opt_d = torch.optim.AdamW(disc.parameters(), lr=p.lr, weight_decay=p.weight_decay)
@@ -572,13 +574,12 @@ def pretrain_encoder(
             # is unbounded below once the discriminator is fooled into confident mistakes.
             return val_reconstruction() + p.adv_weight * max(0.0, log2 - validate_disc())
 
-        phases["ae_warmup"] = fit(step_ae, validate_ae, [ae], n_s, p.warmup_epochs, p.batch_size, p.patience, gen,
-                                  log, "adae AE warm-up", p.log_every, None, dev)
-        phases["discriminator_warmup"] = fit(step_disc, validate_disc, [disc], n_s, p.warmup_epochs, p.batch_size,
-                                             p.patience, gen, log, "adae discriminator warm-up", p.log_every, None,
-                                             dev)
-        phases["adversarial"] = fit(step_adversarial, validate_adversarial, [ae, disc], n_s, p.epochs, p.batch_size,
-                                    p.patience, gen, log, "adae adversarial", p.log_every, None, dev)
+        phases["ae_warmup"] = fit(step_ae, validate_ae, [ae], n_train=n_s, epochs=p.warmup_epochs,
+                                  name="adae AE warm-up", **common)
+        phases["discriminator_warmup"] = fit(step_disc, validate_disc, [disc], n_train=n_s, epochs=p.warmup_epochs,
+                                             name="adae discriminator warm-up", **common)
+        phases["adversarial"] = fit(step_adversarial, validate_adversarial, [ae, disc], n_train=n_s, epochs=p.epochs,
+                                    name="adae adversarial", **common)
 
     ae.eval()
     with torch.no_grad():

@@ -671,9 +671,9 @@ def finetune(
         trainable = [prm for prm in model.parameters() if prm.requires_grad]
         lr = p.lr * p.lr_decay ** i
         opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=p.weight_decay)
-        hist = fit(lambda idx, opt=opt: step(idx, opt), validate, [model], len(ytr_np), p.epochs, p.batch_size,
-                   p.patience, gen, log, f"{name} stage {i} ({n_open}/{len(layers)} encoder layers)", p.log_every,
-                   None, dev)
+        hist = fit(lambda idx, opt=opt: step(idx, opt), validate, [model], n_train=len(ytr_np), epochs=p.epochs,
+                   batch_size=p.batch_size, patience=p.patience, generator=gen, log=log,
+                   name=f"{name} stage {i} ({n_open}/{len(layers)} encoder layers)", log_every=p.log_every, device=dev)
         improved = math.isfinite(hist.best_val) and not (hist.best_val >= best_val)
         if improved or best_state is None:
             best_val = hist.best_val if math.isfinite(hist.best_val) else best_val

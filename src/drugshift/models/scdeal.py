@@ -532,8 +532,9 @@ def _fit_dae(
     def validate() -> float:
         return dae.loss(X_val, target=target, corrupted=val_noisy).item()
 
-    return fit(step, validate, [dae], int(train_idx.numel()), epochs, p.batch_size, p.patience, gen, log,
-               name, p.log_every, _plateau(opt, p), X.device)
+    return fit(step, validate, [dae], n_train=int(train_idx.numel()), epochs=epochs, batch_size=p.batch_size,
+               patience=p.patience, generator=gen, log=log, name=name, log_every=p.log_every,
+               scheduler=_plateau(opt, p), device=X.device)
 
 
 def _bulk_metrics(Eb: nn.Module, P: nn.Module, X: Tensor, y: np.ndarray) -> dict:
@@ -595,8 +596,9 @@ def _fit_bulk_stages(Xb: np.ndarray, yb: np.ndarray, split: tuple, p: ScDEALPara
         return F.cross_entropy(P(Eb(Xb_va)), yb_va).item()
 
     Eb.eval()
-    history["predictor"] = fit(step_predictor, validate_predictor, stage2, len(yr), p.epochs_predictor, p.batch_size,
-                               p.patience, gen, log, "predictor", p.log_every, _plateau(opt2, p), dev)
+    history["predictor"] = fit(step_predictor, validate_predictor, stage2, n_train=len(yr), epochs=p.epochs_predictor,
+                               batch_size=p.batch_size, patience=p.patience, generator=gen, log=log, name="predictor",
+                               log_every=p.log_every, scheduler=_plateau(opt2, p), device=dev)
     bulk_metrics = {
         "source_val": _bulk_metrics(Eb, P, Xb_va, yb[va]),
         "source_test": _bulk_metrics(Eb, P, Xb_te, yb[te]),
@@ -788,8 +790,9 @@ def fit_scdeal(
             loss = loss + gamma * _soft_cross_entropy(P(zs), anchor_val)
         return loss.item()
 
-    history["joint"] = fit(step_joint, validate_joint, joint, len(yr), p.epochs_joint, p.batch_size, p.patience, gen,
-                           log, "joint", p.log_every, _plateau(opt4, p), dev)
+    history["joint"] = fit(step_joint, validate_joint, joint, n_train=len(yr), epochs=p.epochs_joint,
+                           batch_size=p.batch_size, patience=p.patience, generator=gen, log=log, name="joint",
+                           log_every=p.log_every, scheduler=_plateau(opt4, p), device=dev)
     bulk_metrics["val"] = _bulk_metrics(Eb, P, Xb_va, yb[va])
     bulk_metrics["test"] = _bulk_metrics(Eb, P, Xb_te, yb[te])
     log.info("scDEAL: after joint training bulk test AUROC=%.3f F1=%.3f", bulk_metrics["test"]["auroc"],
