@@ -2,6 +2,15 @@
 import re
 
 from drugshift.io.sc_formats import values_of as sc_values_of
+from drugshift.methods import needs_pretraining
+from drugshift.params import ConfigError, check_config
+
+# Every job's parameters, resolved once now: a misspelled or ill-typed key stops `snakemake -n`
+# with its path, before any job runs.
+try:
+    check_config(config)
+except ConfigError as e:
+    raise WorkflowError(f"invalid configuration: {e}") from None
 
 DEMO_RAW = "results/raw/demo"
 DEMO_FILES = [
@@ -220,11 +229,9 @@ def all_targets():
 
 
 # CODE-AE arm (workflow/rules/codeae.smk)
-from drugshift.models.codeae import method_kind as codeae_method_kind
-
 CODEAE = config["codeae"]
 CODEAE_METHODS = list(CODEAE["methods"]) if CODEAE["enabled"] else []
-CODEAE_PRETRAINED = [m for m in CODEAE_METHODS if codeae_method_kind(m) in ("codeae", "pretrained")]
+CODEAE_PRETRAINED = [m for m in CODEAE_METHODS if needs_pretraining(m)]
 CODEAE_DRUGS = [slug(d) for d in CODEAE["drugs"]] if CODEAE["enabled"] else []
 CODEAE_COHORTS = [c for c in ("tcga", "pdtc") if c in config["patients"]]
 
