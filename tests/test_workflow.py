@@ -54,6 +54,27 @@ def test_bad_config_is_rejected_before_anything_runs(tmp_path):
     assert "coinflip" in proc.stdout + proc.stderr
 
 
+@pytest.mark.parametrize(("section", "key", "value", "message"), [
+    ("scdeal.params", "epochs_dea", 3, "scdeal.params.epochs_dea: unknown scDEAL parameter"),
+    ("scdeal.params", "epochs_dae", 2.5, "scdeal.params.epochs_dae: expected an integer, got 2.5"),
+    ("codeae.params", "encoder_hiden", [4], "codeae.params.encoder_hiden: unknown CODE-AE pretraining parameter"),
+    ("codeae.finetune", "seed", 1, "codeae.finetune.seed: not set here"),
+])
+def test_dry_run_rejects_a_bad_parameter_naming_its_path(tmp_path, section, key, value, message):
+    import yaml
+
+    work = _copy_workflow(tmp_path)
+    config = yaml.safe_load((work / "config" / "config.yaml").read_text())
+    node = config
+    for part in section.split("."):
+        node = node.setdefault(part, {})
+    node[key] = value
+    (work / "bad.yaml").write_text(yaml.safe_dump(config))
+    proc = subprocess.run(SNAKEMAKE + ["-n", "--configfile", "bad.yaml"], cwd=work, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+
+
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     """The demo DAG, run once for real with 2 cores."""
