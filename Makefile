@@ -6,16 +6,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: demo ablations test lint dry-run clean-results
+.PHONY: demo ablations test lint dry-run clean-results envs
 
-$(VENV)/.installed: envs/requirements.txt pyproject.toml
+# The environment is built WITH dependency resolution, held to the exact pins of
+# envs/requirements.txt, so a dependency without a pin, or a range that excludes its pin, fails
+# here (and with it `make demo` / `make test`) instead of being hidden by `pip install --no-deps`;
+# an import that pyproject.toml does not declare fails tests/test_packaging.py.
+$(VENV)/.installed: envs/requirements.txt pyproject.toml envs/sync_environment.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@# torch first and pinned: an unpinned torch pulls gigabytes of CUDA packages.
-	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet torch==2.13.0 -c envs/requirements.txt
 	$(BIN)/python -m pip install --quiet -r envs/requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@# drugshift and its extras, dependencies resolved against the pins: a range that excludes a pin fails,
+	$(BIN)/python -m pip install --quiet -e ".[workflow,test]" -c envs/requirements.txt
+	@# anything installed without a pin (a dependency missing from requirements.txt) fails,
+	$(BIN)/python envs/sync_environment.py --check-installed
+	@# and so does any broken requirement.
+	$(BIN)/python -m pip check
 	touch $@
+
+# Rewrite envs/environment.yaml (the rules' conda environment) from envs/requirements.txt.
+envs:
+	$(PYTHON) envs/sync_environment.py
 
 demo: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)
