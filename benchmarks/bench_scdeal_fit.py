@@ -1,6 +1,6 @@
 """On-demand benchmark: scDEAL training time at a given problem size, on CPU or GPU.
 
-Times a full ``fit_scdeal`` on random data shaped like the paper's problem (by default
+Times a full ``ScDEAL.fit`` on random data shaped like the paper's problem (by default
 1,280 cell lines × 2,000 genes and 5,000 cells; all sizes are options) with a fixed number of
 epochs per stage and early stopping off, so that runs on different devices do the same work.
 Appends one row per run to ``benchmarks/results/scdeal_fit.tsv``.
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from drugshift.models.scdeal import fit_scdeal
+from drugshift.models.scdeal import ScDEAL
 from drugshift.train import resolve_device
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scdeal_fit.tsv"
@@ -45,7 +45,7 @@ def main() -> None:
               "patience": 0, "seed": args.seed, "leiden_neighbors": "gauss", "log_every": 10**6}
     device = resolve_device(args.device)
     start = time.perf_counter()
-    result = fit_scdeal(x_bulk, y_bulk, x_cells, params, device=device)
+    result = ScDEAL(params, device=device).fit(x_bulk, y_bulk, x_cells)
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start

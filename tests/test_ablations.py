@@ -6,19 +6,19 @@ import pytest
 from test_scdeal import make_world, tiny
 
 from drugshift.ablations import (
-    SETTINGS,
     linear_baseline,
-    parse_replicate,
-    replicate_seeds,
     run_setting,
     runs_table,
     signature_agreement,
-    stratified_subsample,
+    single_source_bulk,
     summarise_runs,
     zscore_genes,
 )
 from drugshift.evaluate import METRICS
-from drugshift.models.scdeal import fit_bulk_model, fit_scdeal
+from drugshift.methods import SETTINGS, parse_replicate, replicate_seeds
+from drugshift.models.scdeal import ScDEAL, fit_bulk_model
+from drugshift.params import resolve_scdeal_params
+from drugshift.splits import stratified_subsample
 from drugshift.tuning import expand_grid, select_setting, tune_bulk_model
 
 
@@ -76,20 +76,37 @@ def test_settings_differ_from_the_full_method_by_one_switch():
     assert SETTINGS["scdeal"].params == {} and SETTINGS["scdeal"].bulk == "both"
 
 
+def resolved(setting, replicate, seed=5, **overrides):
+    """The parameters the workflow gives an evaluation run: tiny widths in ``scdeal.params``."""
+    params = {k: v for k, v in tiny(**overrides).to_dict().items() if k not in ("seed", "mode")}
+    config = {"seed": seed, "sc": {"datasets": {"D": {}}}, "scdeal": {"mode": "corrected", "params": params}}
+    return resolve_scdeal_params(config, "D", setting, replicate)
+
+
 def test_run_setting_scores_transfer_and_no_transfer(world):
     Xb, yb, Xc, yc = world
     truth = pd.Series(yc.astype(float))
     truth.iloc[:5] = np.nan  # unlabelled cells are not scored
-    params = tiny(seed=5).to_dict()
+    params = resolved("dae", "seed2")
     run = run_setting("dae", Xb, yb, Xc, Xc, truth, params)
     assert run["transfer"]["n"] == len(yc) - 5
-    assert run["params"]["reg_weight"] == 0.0 and run["params"]["seed"] == 5
+    assert run["params"]["reg_weight"] == 0.0 and run["params"]["seed"] == 7
     assert set(METRICS) <= set(run["transfer"]) and set(METRICS) <= set(run["no_transfer"])
     assert run["bulk"]["source_val"]["n"] > 0
-    linear = run_setting("linear", Xb, yb, Xc, Xc, truth, params)
+    linear = run_setting("linear", Xb, yb, Xc, Xc, truth, resolved("linear", "seed0"))
     assert linear["no_transfer"] is None and linear["transfer"]["auroc"] > 0.9
     with pytest.raises(ValueError, match="read from another setting"):
         run_setting("no_transfer", Xb, yb, Xc, Xc, truth, params)
+    # Parameters that lack the setting's switch were not resolved for it: an error, not a silent merge.
+    with pytest.raises(ValueError, match="resolve_scdeal_params"):
+        run_setting("dae", Xb, yb, Xc, Xc, truth, resolved("scdeal", "seed0"))
+
+
+def test_single_source_bulk_is_scaled_within_the_source():
+    bulk = pd.DataFrame({"A": [1.0, 3.0, 5.0], "B": [0.0, 0.0, 0.0], "C": [2.0, 4.0, 6.0]}, index=["x", "y", "z"])
+    out = single_source_bulk(bulk, ["C", "A"])
+    assert list(out.columns) == ["C", "A"] and list(out.index) == ["x", "y", "z"]
+    assert np.allclose(out.to_numpy(), [[0, 0], [0.5, 0.5], [1, 1]])
 
 
 def test_runs_table_derives_no_transfer_and_summary_has_mean_and_sd():
@@ -111,11 +128,11 @@ def test_runs_table_derives_no_transfer_and_summary_has_mean_and_sd():
     assert np.isnan(summary[(summary["setting"] == "scdeal") & (summary["kind"] == "sub")]["auroc_sd"].iloc[0])
 
 
-def test_bulk_model_alone_is_the_bulk_model_fit_scdeal_transfers(world):
+def test_bulk_model_alone_is_the_bulk_model_scdeal_transfers(world):
     Xb, yb, Xc, _ = world
     p = tiny(seed=7, reg_weight=0.0)
     alone = fit_bulk_model(Xb, yb, p)
-    full = fit_scdeal(Xb, yb, Xc, p).bulk_metrics
+    full = ScDEAL(p).fit(Xb, yb, Xc).bulk_metrics
     assert alone["source_val"] == full["source_val"] and alone["source_test"] == full["source_test"]
 
 
@@ -134,7 +151,7 @@ def test_tuning_selects_on_bulk_validation_only(world):
     Xb, yb, _, _ = world
     # A learning rate too small to learn anything in 30 epochs against a workable one.
     grid = {"lr": [1e-7, 3e-3]}
-    table = tune_bulk_model(Xb, yb, tiny(seed=1).to_dict(), grid, seeds=2)
+    table = tune_bulk_model(Xb, yb, tiny(seed=1), grid, seeds=2)
     assert list(table["combination"]) == [0, 1] and table["val_auroc_sd"].notna().all()
     assert table.loc[1, "val_auroc"] > table.loc[0, "val_auroc"]
     assert select_setting(table, grid) == {"lr": 3e-3}

@@ -6,9 +6,7 @@ import hashlib
 import io
 import logging
 import tarfile
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,53 +14,15 @@ import pytest
 from drugshift import download
 from drugshift.download import Entry
 from drugshift.errors import InputError
+from local_server import LocalServer
 
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = b"gene\tc1\tc2\nA\t1\t0\n" * 50
 
 
-class _Server:
-    """A tiny HTTP server on 127.0.0.1: ``files`` maps path -> bytes; ``fail`` maps path -> how many
-    more requests answer 500 first; ``requests`` counts requests per path."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.fail: dict[str, int] = {}
-        self.requests: dict[str, int] = {}
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                outer.requests[self.path] = outer.requests.get(self.path, 0) + 1
-                if outer.fail.get(self.path, 0) > 0:
-                    outer.fail[self.path] -= 1
-                    self.send_error(500, "try again")
-                    return
-                body = outer.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server():
-    s = _Server()
+    s = LocalServer()
     yield s
     s.close()
 
@@ -84,16 +44,15 @@ def test_repository_manifest_is_valid():
         assert e.url is not None or e.note, f"{e.key}: a file without a URL must say where to get it"
 
 
-def test_manifest_rejects_bad_entries(tmp_path):
+@pytest.mark.parametrize("entry, problem", [
+    ("../etc/passwd: {url: 'http://x'}", "relative path"),
+    ("a/b.txt: {sha256: abc}", "64 hex"),
+    ("a/b.txt: {md5: abc}", "unknown field"),
+])
+def test_manifest_rejects_bad_entries(tmp_path, entry, problem):
     bad = tmp_path / "m.yaml"
-    bad.write_text("files:\n  ../etc/passwd: {url: 'http://x'}\n")
-    with pytest.raises(InputError, match="relative path"):
-        download.load_manifest(bad)
-    bad.write_text("files:\n  a/b.txt: {sha256: abc}\n")
-    with pytest.raises(InputError, match="64 hex"):
-        download.load_manifest(bad)
-    bad.write_text("files:\n  a/b.txt: {md5: abc}\n")
-    with pytest.raises(InputError, match="unknown field"):
+    bad.write_text(f"files:\n  {entry}\n")
+    with pytest.raises(InputError, match=problem):
         download.load_manifest(bad)
 
 

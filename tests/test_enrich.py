@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import hypergeom
+from scipy.stats import false_discovery_control, hypergeom
 
-from drugshift.enrich import ENRICHMENT_COLUMNS, bh_adjust, enrich_critical_genes, enrich_genes, filter_gene_sets, term_ranks
+from drugshift.enrich import ENRICHMENT_COLUMNS, enrich_critical_genes, enrich_genes, filter_gene_sets, term_ranks
 from drugshift.io.genesets import write_gmt
 
 BACKGROUND = [f"G{i:03d}" for i in range(200)]
@@ -21,12 +21,27 @@ def library(seed=0):
     return sets
 
 
-def test_bh_adjust_matches_the_step_up_formula():
-    p = np.array([0.01, 0.04, 0.03, 0.2, 0.5])
-    # sorted: 0.01, 0.03, 0.04, 0.2, 0.5 -> *5/rank: 0.05, 0.075, 0.0667, 0.25, 0.5 -> monotone from the top
-    np.testing.assert_allclose(bh_adjust(p), [0.05, 0.0666667, 0.0666667, 0.25, 0.5], rtol=1e-5)
-    assert bh_adjust(np.array([])).size == 0
-    assert bh_adjust(np.array([0.9, 0.95])).max() <= 1.0
+def step_up_bh(p):
+    """The hand-written Benjamini–Hochberg drugshift used before scipy's (the reference)."""
+    p = np.asarray(p, dtype=float)
+    n = p.size
+    order = np.argsort(p, kind="mergesort")
+    adjusted = np.minimum.accumulate((p[order] * n / np.arange(1, n + 1))[::-1])[::-1]
+    out = np.empty(n)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+def test_scipy_bh_equals_the_former_step_up_with_ties():
+    p = np.array([0.01, 0.04, 0.03, 0.03, 0.2, 0.5, 0.5, 1.0])
+    # sorted 0.01 0.03 0.03 0.04 0.2 0.5 0.5 1 -> *8/rank 0.08 0.12 0.08 0.08 0.32 0.667 0.571 1
+    # -> running minimum from the top: 0.08 0.08 0.08 0.08 0.32 0.571 0.571 1
+    expected = [0.08, 0.08, 0.08, 0.08, 0.32, 4 / 7, 4 / 7, 1.0]
+    np.testing.assert_allclose(false_discovery_control(p, method="bh"), expected, rtol=1e-15)
+    np.testing.assert_allclose(step_up_bh(p), expected, rtol=1e-15)
+    # on a long vector the two agree to the last bit or one (scipy scales by n / rank, not p * n then / rank)
+    q = np.random.default_rng(0).uniform(size=500) ** 3
+    np.testing.assert_allclose(false_discovery_control(q, method="bh"), step_up_bh(q), rtol=1e-15, atol=0)
 
 
 def test_filter_gene_sets_restricts_to_background_and_size():
@@ -48,7 +63,7 @@ def test_enrich_genes_ranks_the_planted_set_first_with_hypergeometric_p():
     assert top["genes"] == ";".join(sorted(BACKGROUND[:12]))
     assert top["p_adj"] < 1e-6
     assert set(table["term"]) == set(filter_gene_sets(library(), BACKGROUND))  # every tested set, hit or not
-    np.testing.assert_allclose(table["p_adj"], bh_adjust(table["p"]))
+    np.testing.assert_allclose(table["p_adj"], step_up_bh(table["p"]), rtol=1e-15)  # BH over every tested set
     assert (table.loc[table["overlap"] == 0, "p"] == 1.0).all()
     assert table["p"].is_monotonic_increasing
 

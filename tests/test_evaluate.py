@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 
-from drugshift.evaluate import classification_metrics, predicted_labels
+from drugshift.evaluate import DEFAULT_THRESHOLD, classification_metrics, predicted_labels
 
 KEYS = {"f1", "auroc", "ap", "precision", "recall", "ami", "ari", "f1_weighted", "n", "n_sensitive"}
 
@@ -38,7 +38,9 @@ def test_perfect_and_inverted_predictions():
 
 
 def test_threshold_is_inclusive():
+    assert DEFAULT_THRESHOLD == 0.5
     assert predicted_labels([0.49, 0.5, 0.51]).tolist() == [0, 1, 1]
+    assert predicted_labels(np.float32([0.5])).tolist() == [1]  # float32 0.5 is exact
     m = classification_metrics([0, 1], [0.5, 0.5])
     assert m["recall"] == 1.0 and m["precision"] == 0.5
     assert classification_metrics([0, 1], [0.5, 0.7], threshold=0.6)["f1"] == 1.0
@@ -65,3 +67,9 @@ def test_single_class_gives_nan_not_an_error():
 def test_bad_inputs_raise(y, p, match):
     with pytest.raises(ValueError, match=match):
         classification_metrics(y, p)
+
+
+def test_predicted_labels_keep_the_shape_and_label_missing_as_resistant():
+    prob = np.array([[0.2, np.nan], [0.5, 0.8]])
+    labels = predicted_labels(prob, threshold=0.6)
+    assert labels.shape == (2, 2) and labels.tolist() == [[0, 0], [0, 1]]

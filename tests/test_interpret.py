@@ -11,7 +11,7 @@ import torch
 
 from drugshift import interpret as I
 from drugshift.enrich import enrich_critical_genes, term_ranks
-from drugshift.models.scdeal import fit_scdeal
+from drugshift.models.scdeal import ScDEAL
 
 # --------------------------------------------------------------------------- a tiny trained model
 
@@ -34,7 +34,7 @@ def tiny():
     params = dict(bulk_hidden=[16, 8], sc_hidden=[16, 8], bulk_bottleneck=4, predictor_hidden=[4], dropout=0.1,
                   batch_size=32, lr=3e-3, epochs_dae=15, epochs_predictor=25, epochs_joint=10, patience=0,
                   lr_decay_patience=None, log_every=1000, reg_weight=0.0)
-    return fit_scdeal(Xb, yb, Xc, params, device="cpu"), Xb, Xc, yc
+    return ScDEAL(params, device="cpu").fit(Xb, yb, Xc), Xb, Xc, yc
 
 
 def test_ig_completeness_cells_and_bulk(tiny):
@@ -95,7 +95,7 @@ def test_bulk_path_is_the_bulk_prediction(tiny):
 def test_attribution_anndata_layers_and_obs(tiny, tmp_path):
     model, _, Xc, yc = tiny
     attr = I.integrated_gradients(I.cell_path(model), Xc, n_steps=10)
-    prob = model.predict_cells(Xc)
+    prob = model.predict(Xc)
     obs = pd.DataFrame({"response": yc.astype(float)}, index=[f"c{i}" for i in range(len(yc))])
     a = I.attribution_anndata(attr, obs, [f"g{i}" for i in range(Xc.shape[1])], prob, {"ig": {"n_steps": 10}})
     a.write_h5ad(tmp_path / "attr.h5ad")
@@ -105,6 +105,13 @@ def test_attribution_anndata_layers_and_obs(tiny, tmp_path):
     assert {"response", "sens_prob", "sens_label", "predicted"} <= set(b.obs)
     assert (b.obs["predicted"].astype(str) == np.where(prob >= 0.5, "sensitive", "resistant")).all()
     assert b.uns["ig"]["n_steps"] == 10
+
+
+def test_attribution_anndata_labels_exactly_one_half_sensitive():
+    attr = {"sensitive": np.zeros((3, 2)), "resistant": np.zeros((3, 2))}
+    a = I.attribution_anndata(attr, pd.DataFrame(index=["a", "b", "c"]), ["g0", "g1"], [0.4999, 0.5, 0.9])
+    assert a.obs["sens_label"].tolist() == [0, 1, 1] and a.obs["sens_label"].dtype == np.int8
+    assert a.obs["predicted"].astype(str).tolist() == ["resistant", "sensitive", "sensitive"]
 
 
 # --------------------------------------------------------------------------- critical genes
@@ -268,8 +275,8 @@ def demo_interpretation(demo_world):
                   dropout=0.1, noise_p=0.2, predictor_noise_p=0.5, lr=1e-3, batch_size=128, epochs_dae=40,
                   epochs_predictor=40, epochs_joint=40, patience=30, mmd_weight=1.0, reg_weight=0.1,
                   sampling="upsampling", leiden_neighbors="gauss", log_every=1000)
-    model = fit_scdeal(Xb.to_numpy(np.float32), y, cells.X, params, device="cpu")
-    prob = model.predict_cells(cells.X)
+    model = ScDEAL(params, device="cpu").fit(Xb.to_numpy(np.float32), y, cells.X)
+    prob = model.predict(cells.X)
     attr = I.attribution_anndata(I.integrated_gradients(I.cell_path(model), cells.X, n_steps=32),
                                  cells.obs[["response"]], cells.var_names, prob)
     critical = I.critical_genes(attr)

@@ -39,7 +39,7 @@ PARAMS = dict(bulk_hidden=[512, 256], sc_hidden=[512, 256], bulk_bottleneck=64, 
 
 def pc9_chain(data: Path, n_cells: int | None = None, params: dict | None = None, ig_steps: int = 50,
               seed: int = 42) -> dict:
-    """read_geo_counts → QC/normalise → align to GDSC genes → fit_scdeal → IG → critical genes →
+    """read_geo_counts → QC/normalise → align to GDSC genes → ScDEAL.fit → IG → critical genes →
     enrichment. ``n_cells``: cells drawn per condition (None: all)."""
     import anndata as ad
     import torch
@@ -49,7 +49,7 @@ def pc9_chain(data: Path, n_cells: int | None = None, params: dict | None = None
     from drugshift.evaluate import classification_metrics
     from drugshift.io import gdsc, geo
     from drugshift.labels import binarise_drug
-    from drugshift.models.scdeal import fit_scdeal
+    from drugshift.models.scdeal import ScDEAL
     from drugshift.preprocess import QCParams, align_to_bulk, integrate_bulk, labelled_bulk, qc_and_normalise
 
     torch.set_num_threads(1)
@@ -70,21 +70,8 @@ def pc9_chain(data: Path, n_cells: int | None = None, params: dict | None = None
     labels = binarise_drug(response, "Erlotinib", "waterfall", ["GDSC2"])
     cells, bulk = align_to_bulk(cells, bulk)
     Xb, y = labelled_bulk(bulk, labels)
-    clusters = None
-    if cells.n_obs >= 4096:
-        # models.scdeal.cell_clusters fails from 4096 cells on (scanpy's pynndescent path returns a
-        # csr_array without getnnz under scipy 1.17): the same Leiden clustering, with exact kNN.
-        import scanpy as sc
-
-        work = ad.AnnData(cells.X.copy())
-        sc.pp.pca(work, n_comps=50, random_state=seed)
-        sc.pp.neighbors(work, n_neighbors=15, use_rep="X_pca", method="gauss", transformer="sklearn", random_state=seed)
-        sc.tl.leiden(work, resolution=PARAMS["leiden_resolution"] if "leiden_resolution" in PARAMS else 0.2,
-                     flavor="igraph", n_iterations=2, directed=False, random_state=seed)
-        clusters = work.obs["leiden"].astype(int).to_numpy()
-    model = fit_scdeal(Xb.to_numpy(np.float32), y, cells.X, {**PARAMS, **(params or {}), "seed": seed}, device="cpu",
-                       clusters=clusters)
-    prob = model.predict_cells(cells.X)
+    model = ScDEAL({**PARAMS, **(params or {}), "seed": seed}, device="cpu").fit(Xb, y, cells)
+    prob = model.predict(cells)
     metrics = classification_metrics(cells.obs["response"].astype(int).to_numpy(), prob)
     t_fit = time.time() - t0
     out = {"n_cells": int(cells.n_obs), "n_genes": int(cells.n_vars), "n_cell_lines": int(len(y)),

@@ -34,47 +34,8 @@ def raises(path, problem: str):
 
 
 class TestTable:
-    def test_missing_file(self, tmp_path):
-        path = tmp_path / "nope.csv"
-        with raises(path, "file not found"):
-            _table.read_table(path, ["a"])
-
-    def test_empty_file(self, tmp_path):
-        path = write(tmp_path, "empty.csv", "")
-        with raises(path, "empty"):
-            _table.read_table(path, ["a"])
-
-    def test_empty_gz_file(self, tmp_path):
-        path = write(tmp_path, "empty.csv.gz", "")
-        with raises(path, "empty"):
-            _table.read_table(path, ["a"])
-
-    def test_corrupt_gz(self, tmp_path):
-        path = tmp_path / "bad.csv.gz"
-        path.write_bytes(b"this is not gzip")
-        with raises(path, "cannot read"):
-            _table.read_table(path, ["a"])
-
-    def test_wrong_separator_names_expected_and_found(self, tmp_path):
-        path = write(tmp_path, "t.csv", "a,b,c\n1,2,3\n")
-        with raises(path, "expected tab-separated.*looks comma-separated"):
-            _table.read_table(path, ["a"], sep="\t")
-
-    def test_missing_column_lists_found(self, tmp_path):
-        path = write(tmp_path, "t.csv", "a,b\n1,2\n")
-        with raises(path, r"missing required column\(s\) 'z'; columns found: 'a', 'b'"):
-            _table.read_table(path, ["a", "z"])
-
-    def test_header_only(self, tmp_path):
-        path = write(tmp_path, "t.csv", "a,b\n")
-        with raises(path, "no data rows"):
-            _table.read_table(path, ["a"])
-        assert len(_table.read_table(path, ["a"], allow_empty=True)) == 0
-
-    def test_ragged_line(self, tmp_path):
-        path = write(tmp_path, "t.csv", "a,b\n1,2\n1,2,3,4\n")
-        with raises(path, "cannot parse as a comma-separated table"):
-            _table.read_table(path, ["a"])
+    def test_header_only_is_empty_when_allowed(self, tmp_path):
+        assert len(_table.read_table(write(tmp_path, "t.csv", "a,b\n"), ["a"], allow_empty=True)) == 0
 
     def test_alternative_names_renamed(self, tmp_path):
         path = write(tmp_path, "t.csv", "ModelID,x,y\nA,1,2\n")
@@ -107,9 +68,6 @@ class TestTable:
     def test_detect_sep(self, tmp_path):
         assert _table.detect_sep(write(tmp_path, "a.txt", "a\tb\n")) == "\t"
         assert _table.detect_sep(write(tmp_path, "b.txt", "a,b\n")) == ","
-        path = write(tmp_path, "c.txt", "a;b\n")
-        with raises(path, "cannot detect the separator.*found a single field 'a;b'"):
-            _table.detect_sep(path)
 
     def test_read_sample_matrix(self, tmp_path):
         path = write(tmp_path, "m.csv.gz", ",G1,G2,G1\nS1,1,2,3\nS2,4,5,6\n")
@@ -120,16 +78,6 @@ class TestTable:
         tsv = write(tmp_path, "m.tsv", "id\tG1\n007\t1.5\n")
         assert _table.read_sample_matrix(tsv).index.tolist() == ["007"]  # ids stay str
 
-    def test_read_sample_matrix_errors(self, tmp_path):
-        dup = write(tmp_path, "dup.csv", ",G1\nS1,1\nS1,2\nS2,3\n")
-        with raises(dup, r"1 duplicated sample id\(s\): 'S1'"):
-            _table.read_sample_matrix(dup)
-        bad = write(tmp_path, "bad.csv", ",G1,G2\nS1,1,2\nS2,3,abc\n")
-        with raises(bad, "non-numeric value 'abc' in expression column 'G2' \\(row 'S2'\\)"):
-            _table.read_sample_matrix(bad)
-        noid = write(tmp_path, "noid.csv", ",G1\n,1\n")
-        with raises(noid, "without a sample id"):
-            _table.read_sample_matrix(noid)
 
 
 # --------------------------------------------------------------------------- GDSC
@@ -166,26 +114,6 @@ class TestGdsc:
         df = gdsc.read_gdsc_response(path)
         assert df["z_score"].isna().all() and df["cosmic_id"].tolist() == [924100]
 
-    def test_response_errors(self, tmp_path):
-        miss = write(tmp_path, "miss.csv", "DATASET,COSMIC_ID,DRUG_NAME,LN_IC50\nGDSC1,1,a,1\n")
-        with raises(miss, r"missing required column\(s\) 'CELL_LINE_NAME', 'AUC'; columns found"):
-            gdsc.read_gdsc_response(miss)
-        tsv = write(tmp_path, "g.tsv", "DATASET\tCOSMIC_ID\tCELL_LINE_NAME\tDRUG_NAME\tLN_IC50\t"
-                                       "AUC\nGDSC1\t1\tx\td\t1\t0.5\n")
-        with raises(tsv, "expected comma-separated.*looks tab-separated"):
-            gdsc.read_gdsc_response(tsv)
-        bad = write(tmp_path, "bad.csv", "DATASET,COSMIC_ID,CELL_LINE_NAME,DRUG_NAME,LN_IC50,AUC\n"
-                                         "GDSC1,1,x,d,high,0.5\n")
-        with raises(bad, "non-numeric value 'high' in dose-response column 'LN_IC50'"):
-            gdsc.read_gdsc_response(bad)
-        badid = write(tmp_path, "badid.csv", "DATASET,COSMIC_ID,CELL_LINE_NAME,DRUG_NAME,LN_IC50,"
-                                             "AUC\nGDSC1,SIDM1,x,d,1,0.5\n")
-        with raises(badid, "non-numeric value 'SIDM1' in integer column 'COSMIC_ID'"):
-            gdsc.read_gdsc_response(badid)
-        empty = write(tmp_path, "empty.csv", "")
-        with raises(empty, "empty"):
-            gdsc.read_gdsc_response(empty)
-
     def test_expression(self, tmp_path):
         text = ("GENE_SYMBOLS\tGENE_title\tDATA.906826\tDATA.687983\n"
                 "TSPAN6\ttetraspanin 6\t7.5\t8.0\n"
@@ -202,31 +130,6 @@ class TestGdsc:
         ok = write(tmp_path, "ok.txt", "GENE_SYMBOLS\tGENE_title\tDATA.1\tDATA.1503362.1\n"
                                        "A\tx\t1\t2\n")
         assert gdsc.read_gdsc_expression(ok).index.tolist() == ["1", "1503362"]
-        dup = write(tmp_path, "dup.txt", "GENE_SYMBOLS\tGENE_title\tDATA.1503362\t"
-                                         "DATA.1503362.1\nA\tx\t1\t2\n")
-        with raises(dup, r"duplicated cell-line column.*1503362"):
-            gdsc.read_gdsc_expression(dup)
-        dup2 = write(tmp_path, "dup2.txt", "GENE_SYMBOLS\tDATA.7\tDATA.7\nA\t1\t2\n")
-        with raises(dup2, r"duplicated cell-line column.*'7'"):
-            gdsc.read_gdsc_expression(dup2)
-
-    def test_expression_errors(self, tmp_path):
-        csv = write(tmp_path, "e.csv", "GENE_SYMBOLS,GENE_title,DATA.1\nA,x,1\n")
-        with raises(csv, "expected tab-separated.*looks comma-separated"):
-            gdsc.read_gdsc_expression(csv)
-        nosym = write(tmp_path, "nosym.txt", "GENE\tDATA.1\nA\t1\n")
-        with raises(nosym, r"missing required column\(s\) 'GENE_SYMBOLS'; columns found: 'GENE'"):
-            gdsc.read_gdsc_expression(nosym)
-        other = write(tmp_path, "other.txt", "GENE_SYMBOLS\tGENE_title\tDATA.1\tfoo\nA\tx\t1\t2\n")
-        with raises(other, "column 'foo' is not of the form DATA.<COSMIC_ID>"):
-            gdsc.read_gdsc_expression(other)
-        bad = write(tmp_path, "bad.txt", "GENE_SYMBOLS\tGENE_title\tDATA.1\tDATA.2\n"
-                                         "A\tx\t1\t2\nB\ty\t3\tNaNx\n")
-        with raises(bad, "non-numeric value 'NaNx' in expression column 'DATA.2' \\(row 'B'\\)"):
-            gdsc.read_gdsc_expression(bad)
-        nodata = write(tmp_path, "nodata.txt", "GENE_SYMBOLS\tGENE_title\nA\tx\n")
-        with raises(nodata, "no DATA"):
-            gdsc.read_gdsc_expression(nodata)
 
     def test_cell_line_details(self, tmp_path):
         text = ("Sample Name,COSMIC identifier,Whole Exome Sequencing (WES),"
@@ -239,15 +142,6 @@ class TestGdsc:
         assert list(df.columns) == ["cosmic_id", "cell_line_name", "tissue", "tcga_type"]
         assert df["cosmic_id"].tolist() == [906794, 753531] and df["cosmic_id"].dtype == np.int64
         assert pd.isna(df.loc[0, "tcga_type"]) and df.loc[1, "tcga_type"] == "HNSC"
-
-    def test_cell_line_details_errors(self, tmp_path):
-        miss = write(tmp_path, "d.csv", "Sample Name,COSMIC identifier\nA,1\n")
-        with raises(miss, "missing required column.*'GDSC Tissue descriptor 1'"):
-            gdsc.read_cell_line_details(miss)
-        dup = write(tmp_path, "dup.csv", "Sample Name,COSMIC identifier,GDSC Tissue descriptor 1,"
-                                         "Cancer Type (matching TCGA label)\nA,1,t,X\nB,1,t,X\n")
-        with raises(dup, r"duplicated COSMIC identifier\(s\): '1'"):
-            gdsc.read_cell_line_details(dup)
 
 
 # --------------------------------------------------------------------------- DepMap
@@ -263,17 +157,6 @@ class TestDepmap:
         assert df.dtypes.eq(np.float32).all() and df.loc["ACH-000001", "TSPAN6"] == 2.0
         named = write(tmp_path, "named.csv.gz", "DepMap_ID,A1BG (1)\nACH-000003,4.5\n")
         assert depmap.read_depmap_expression(named).loc["ACH-000003", "A1BG"] == 4.5
-
-    def test_expression_errors(self, tmp_path):
-        dup = write(tmp_path, "e.csv", ",A (1)\nACH-1,1\nACH-1,2\n")
-        with raises(dup, r"duplicated cell_line id\(s\): 'ACH-1'"):
-            depmap.read_depmap_expression(dup)
-        bad = write(tmp_path, "bad.csv", ",A (1)\nACH-1,x\n")
-        with raises(bad, "non-numeric value 'x' in expression column 'A \\(1\\)'"):
-            depmap.read_depmap_expression(bad)
-        tsv = write(tmp_path, "e.tsv", "\tA (1)\nACH-1\t1\n")
-        with raises(tsv, "expected comma-separated.*looks tab-separated"):
-            depmap.read_depmap_expression(tsv)
 
     def test_sample_info(self, tmp_path):
         text = ("DepMap_ID,stripped_cell_line_name,CCLE_Name,COSMICID,sex,primary_disease,lineage\n"
@@ -291,17 +174,6 @@ class TestDepmap:
                                              "ACH-1,X,Lung\n")
         assert depmap.read_sample_info(model).loc[0, "lineage"] == "Lung"
 
-    def test_sample_info_errors(self, tmp_path):
-        miss = write(tmp_path, "s.csv", "name,COSMICID\nA,1\n")
-        with raises(miss, "missing required column.*'DepMap_ID' or 'ModelID'.*found: 'name'"):
-            depmap.read_sample_info(miss)
-        dup = write(tmp_path, "dup.csv", "DepMap_ID,COSMICID\nACH-1,1\nACH-1,2\n")
-        with raises(dup, r"duplicated DepMap_ID\(s\): 'ACH-1'"):
-            depmap.read_sample_info(dup)
-        bad = write(tmp_path, "bad.csv", "DepMap_ID,COSMICID\nACH-1,abc\n")
-        with raises(bad, "non-numeric value 'abc' in integer column 'COSMICID'"):
-            depmap.read_sample_info(bad)
-
     def test_prism(self, tmp_path):
         text = ("broad_id,depmap_id,ccle_name,screen_id,auc,ic50,name\n"
                 "BRD-1,ACH-000001,X,HTS002,0.8,1.0,afatinib\n"
@@ -312,14 +184,6 @@ class TestDepmap:
         df = depmap.read_prism_auc(write(tmp_path, "prism.csv", text))
         assert list(df.columns) == ["depmap_id", "drug", "auc"] and len(df) == 2
         assert df.iloc[0].tolist() == ["ACH-000001", "afatinib", pytest.approx(0.7)]
-
-    def test_prism_errors(self, tmp_path):
-        miss = write(tmp_path, "p.csv", "depmap_id,auc\nACH-1,0.5\n")
-        with raises(miss, "missing required column.*'name'"):
-            depmap.read_prism_auc(miss)
-        bad = write(tmp_path, "bad.csv", "depmap_id,name,auc\nACH-1,a,lots\n")
-        with raises(bad, "non-numeric value 'lots' in PRISM column 'auc'"):
-            depmap.read_prism_auc(bad)
 
 
 # --------------------------------------------------------------------------- GEO
@@ -364,38 +228,6 @@ class TestGeoCounts:
         np.testing.assert_array_equal(a.X.toarray(), m.T)
         assert a.var_names.tolist() == genes and a.obs_names.tolist() == cells
 
-    def test_errors(self, tmp_path):
-        empty = write(tmp_path, "empty.txt.gz", "")
-        with raises(empty, "empty"):
-            geo.read_geo_counts(empty)
-        one = write(tmp_path, "one.txt", "GENE;c1;c2\nA;1;2\n")
-        with raises(one, "cannot detect the separator.*found a single field 'GENE;c1;c2'"):
-            geo.read_geo_counts(one)
-        forced = write(tmp_path, "forced.txt", "GENE,c1,c2\nA,1,2\n")
-        with raises(forced, "expected tab-separated columns but the header has a single field"):
-            geo.read_geo_counts(forced, sep="\t")
-        dup = write(tmp_path, "dup.txt", "GENE\tc1\tc1\tc2\nA\t1\t2\t3\n")
-        with raises(dup, r"1 duplicated cell id\(s\): 'c1'"):
-            geo.read_geo_counts(dup)
-        ragged = write(tmp_path, "ragged.txt", "GENE\tc1\tc2\nA\t1\t2\nB\t1\n")
-        with raises(ragged, "line 3 has 2 fields, expected 3"):
-            geo.read_geo_counts(ragged)
-        bad = write(tmp_path, "bad.txt", "GENE\tc1\tc2\nA\t1\t2\nB\t1\tNA?\n")
-        with raises(bad, "line 3 \\(gene 'B', cell 'c2'\\): non-numeric value 'NA\\?'"):
-            geo.read_geo_counts(bad)
-        hole = write(tmp_path, "hole.txt", "GENE\tc1\tc2\nA\t\t2\n")
-        with raises(hole, "gene 'A', cell 'c1'\\): empty value"):
-            geo.read_geo_counts(hole)
-        neg = write(tmp_path, "neg.txt", "GENE\tc1\tc2\nA\t-1\t2\n")
-        with raises(neg, "negative count '-1'"):
-            geo.read_geo_counts(neg)
-        nogene = write(tmp_path, "nogene.txt", "GENE\tc1\n\t1\n")
-        with raises(nogene, "line 2: empty gene symbol"):
-            geo.read_geo_counts(nogene)
-        header_only = write(tmp_path, "h.txt", "GENE\tc1\tc2\n")
-        with raises(header_only, "no data rows"):
-            geo.read_geo_counts(header_only)
-
 
 class TestGeoCellTable:
     TEXT = ("cell,response,batch,G1,G2,G1\n"
@@ -409,19 +241,6 @@ class TestGeoCellTable:
         assert a.var_names.tolist() == ["G1", "G2"] and a.X.dtype == np.float32
         assert a.X[0, 0] == pytest.approx(1.0)  # duplicated G1 averaged
         assert a.obs["response"].tolist() == [1, 0] and a.obs["batch"].tolist() == ["b1", "b2"]
-
-    def test_errors(self, tmp_path):
-        path = write(tmp_path, "cells.csv", self.TEXT)
-        with raises(path, "missing required column.*'label'"):
-            geo.read_cell_table(path, meta_columns=["label"])
-        with raises(path, "non-numeric value 'b1' in expression column 'batch'"):
-            geo.read_cell_table(path, meta_columns=["response"])
-        dup = write(tmp_path, "dup.csv", "cell,G1\nc1,1\nc1,2\n")
-        with raises(dup, r"duplicated cell id\(s\): 'c1'"):
-            geo.read_cell_table(dup)
-        only_meta = write(tmp_path, "meta.csv", "cell,response\nc1,1\n")
-        with raises(only_meta, "no gene columns"):
-            geo.read_cell_table(only_meta, meta_columns=["response"])
 
     def test_attach_metadata(self, tmp_path):
         a = geo.read_cell_table(write(tmp_path, "cells.csv", self.TEXT), meta_columns=["batch",
@@ -461,17 +280,6 @@ class TestTcga:
         gene = write(tmp_path, "g.tsv", "Gene\tS1\nTP53\t1\nTP53\t3\n")
         assert tcga.read_xena_matrix(gene).loc["S1", "TP53"] == 2  # duplicates averaged
 
-    def test_xena_matrix_errors(self, tmp_path):
-        dup = write(tmp_path, "x.tsv", "sample\tS1\tS1\nG\t1\t2\n")
-        with raises(dup, r"1 duplicated sample\(s\): 'S1'"):
-            tcga.read_xena_matrix(dup)
-        bad = write(tmp_path, "bad.tsv", "sample\tS1\tS2\nG\t1\tx\n")
-        with raises(bad, "non-numeric value 'x' in expression column 'S2' \\(row 'G'\\)"):
-            tcga.read_xena_matrix(bad)
-        csv = write(tmp_path, "x.csv", "sample,S1\nG,1\n")
-        with raises(csv, "expected tab-separated.*looks comma-separated"):
-            tcga.read_xena_matrix(csv)
-
     def test_sample_table(self, tmp_path):
         df = tcga.read_sample_table(write(tmp_path, "e.csv", ",PARVA,FMNL1\nTCGA-1,0.1,-1\n"))
         assert df.index.tolist() == ["TCGA-1"] and df.index.name == "sample"
@@ -486,14 +294,6 @@ class TestTcga:
         tsv = write(tmp_path, "p.tsv",
                     "sample\tsample_type\tprimary_disease\nS\tPrimary Tumor\tx\n")
         assert tcga.read_xena_phenotype(tsv).loc["S", "sample_type"] == "Primary Tumor"
-
-    def test_phenotype_errors(self, tmp_path):
-        miss = write(tmp_path, "p.csv", ",sample_type\nS,x\n")
-        with raises(miss, "missing required column.*'primary_disease' or '_primary_disease'"):
-            tcga.read_xena_phenotype(miss)
-        dup = write(tmp_path, "d.csv", ",sample_type,_primary_disease\nS,x,y\nS,x,y\n")
-        with raises(dup, r"duplicated sample id\(s\): 'S'"):
-            tcga.read_xena_phenotype(dup)
 
     CLIN = ("bcr_patient_uuid\tbcr_patient_barcode\tbcr_drug_barcode\t"
             "pharmaceutical_therapy_drug_name"
@@ -515,19 +315,6 @@ class TestTcga:
         assert df["days_to_start"].tolist()[0] == 12 and np.isnan(df["days_to_start"][1])
         assert tcga.recist_label(df["best_response"]).tolist()[:2] == [1.0, 0.0]
 
-    def test_clinical_drug_errors(self, tmp_path):
-        miss = write(tmp_path, "c.txt", "bcr_patient_barcode\tpharmaceutical_therapy_drug_name\n"
-                                        "TCGA-1\tx\n")
-        with raises(miss, "missing required column.*'treatment_best_response'"):
-            tcga.read_clinical_drug(miss)
-        bad = write(tmp_path, "bad.txt", self.CLIN.replace("\t12\n", "\tsoon\n"))
-        with raises(bad, "non-numeric value 'soon' in clinical column "
-                         "'days_to_drug_therapy_start'"):
-            tcga.read_clinical_drug(bad)
-        only = write(tmp_path, "only.txt", "\n".join(self.CLIN.splitlines()[:3]) + "\n")
-        with raises(only, "no data rows"):
-            tcga.read_clinical_drug(only)
-
     def test_recist_label(self):
         s = pd.Series(["Complete Response", "partial response ", "Stable Disease",
                        "Progressive Disease", "Clinical Progressive Disease", "[Unknown]", None],
@@ -543,22 +330,13 @@ class TestTcga:
         cl = tcga.read_labels(write(tmp_path, "cl.csv", ",cisplatin\nACH-1,1\n"))
         assert cl.name == "cisplatin" and cl["ACH-1"] == 1
 
-    def test_labels_errors(self, tmp_path):
-        bad = write(tmp_path, "l.csv", ",0\nA,1\nB,2\n")
-        with raises(bad, "label column '0' must hold 0/1; found '2' for 'B'"):
-            tcga.read_labels(bad)
-        wide = write(tmp_path, "w.csv", ",a,b\nA,1,0\n")
-        with raises(wide, "expected 2 columns \\(id, label\\), found 3"):
-            tcga.read_labels(wide)
-        dup = write(tmp_path, "d.csv", ",0\nA,1\nA,0\n")
-        with raises(dup, r"duplicated id\(s\): 'A'"):
-            tcga.read_labels(dup)
-        miss = write(tmp_path, "m.csv", ",0\nA,\n")
-        with raises(miss, "must hold 0/1"):
-            tcga.read_labels(miss)
-
 
 # --------------------------------------------------------------------------- PDTC
+
+
+PDTC_MAPPING = (",gdsc_name,drug_name,ptdc_count,PubCHEM,smiles\n"
+                "wee,Wee1 Inhibitor,681640,32,10384072,C1\n"
+                "ruc,Rucaparib,AG-014699,22,9931954,C2\n")
 
 
 class TestPdtc:
@@ -576,32 +354,14 @@ class TestPdtc:
         lab = pdtc.pdtc_labels(df)
         assert lab["label"].tolist() == [1, 0, 0, 0, 1] and "label" not in df.columns
 
-    def test_response_errors(self, tmp_path):
-        miss = write(tmp_path, "r.txt", "Model\tDrug\tAUC\nA\tx\t1\n")
-        with raises(miss, "missing required column.*'iC50'"):
-            pdtc.read_pdtc_response(miss)
-        bad = write(tmp_path, "bad.txt", self.RESP.replace("0.6", "n/a?"))
-        with raises(bad, "non-numeric value 'n/a\\?' in drug response column 'AUC'"):
-            pdtc.read_pdtc_response(bad)
-        csv = write(tmp_path, "r.csv", "Model,Drug,AUC,iC50\nA,x,1,1\n")
-        with raises(csv, "expected tab-separated.*looks comma-separated"):
-            pdtc.read_pdtc_response(csv)
-        with pytest.raises(InputError, match="lacks column"):
-            pdtc.pdtc_labels(pd.DataFrame({"drug": ["a"]}))
-
     def test_mapping(self, tmp_path):
-        text = (",gdsc_name,drug_name,ptdc_count,PubCHEM,smiles\n"
-                "wee,Wee1 Inhibitor,681640,32,10384072,C1\n"
-                "ruc,Rucaparib,AG-014699,22,9931954,C2\n")
-        df = pdtc.read_drug_mapping(write(tmp_path, "map.csv", text))
+        df = pdtc.read_drug_mapping(write(tmp_path, "map.csv", PDTC_MAPPING))
         assert list(df.columns) == ["pdtc_drug", "gdsc_drug"]
         assert df.values.tolist() == [["681640", "Wee1 Inhibitor"], ["AG-014699", "Rucaparib"]]
-        dup = write(tmp_path, "dup.csv", text + "x,Other,681640,1,1,C\n")
-        with raises(dup, r"duplicated PDTC drug name\(s\): '681640'"):
-            pdtc.read_drug_mapping(dup)
-        miss = write(tmp_path, "miss.csv", ",gdsc_name\na,b\n")
-        with raises(miss, "missing required column.*'drug_name'"):
-            pdtc.read_drug_mapping(miss)
+
+    def test_labels_need_the_response_columns(self):
+        with pytest.raises(InputError, match="lacks column"):
+            pdtc.pdtc_labels(pd.DataFrame({"drug": ["a"]}))
 
     def test_expression(self, tmp_path):
         df = pdtc.read_pdtc_expression(write(tmp_path, "e.csv", "Sample,G1\nAB521M,1.5\n"))
@@ -629,22 +389,6 @@ class TestGenesets:
         with pytest.raises(ValueError, match="tab or newline"):
             genesets.write_gmt({"a\tb": ["A"]}, tmp_path / "bad.gmt")
 
-    def test_errors(self, tmp_path):
-        short = write(tmp_path, "short.gmt", "S1\td\tA\nS2 A B C\n")
-        with raises(short, "line 2: expected at least 3 tab-separated fields.*found 1"):
-            genesets.read_gmt(short)
-        empty = write(tmp_path, "empty.gmt", "")
-        with raises(empty, "empty"):
-            genesets.read_gmt(empty)
-        nogenes = write(tmp_path, "nogenes.gmt", "S1\td\t\t\n")
-        with raises(nogenes, "line 1: gene set 'S1' has no genes"):
-            genesets.read_gmt(nogenes)
-        twice = write(tmp_path, "twice.gmt", "S1\td\tA\nS1\td\tB\n")
-        with raises(twice, "line 2: gene set 'S1' appears twice"):
-            genesets.read_gmt(twice)
-        with raises(tmp_path / "missing.gmt", "file not found"):
-            genesets.read_gmt(tmp_path / "missing.gmt")
-
 
 def test_io_init_is_light():
     import importlib
@@ -654,3 +398,164 @@ def test_io_init_is_light():
 
     importlib.reload(io_pkg)
     assert "drugshift.io" in sys.modules and io_pkg.__doc__ and "genesets" in io_pkg.__doc__
+
+
+# --------------------------------------------------------------------------- malformed files
+
+
+def bad_file(reader, name: str, content: str | bytes | None, problem: str, *, id: str, **kwargs):
+    """One malformed input: ``reader(path, **kwargs)`` must raise an InputError naming the file
+    and matching ``problem``. ``content`` None: the file does not exist; bytes: written as is."""
+    return pytest.param(reader, name, content, problem, kwargs, id=id)
+
+
+BAD_FILES = [
+    # _table
+    bad_file(_table.read_table, "nope.csv", None, "file not found", required=["a"], id="table-missing-file"),
+    bad_file(_table.read_table, "empty.csv", "", "empty", required=["a"], id="table-empty"),
+    bad_file(_table.read_table, "empty.csv.gz", "", "empty", required=["a"], id="table-empty-gz"),
+    bad_file(_table.read_table, "bad.csv.gz", b"this is not gzip", "cannot read", required=["a"],
+             id="table-corrupt-gz"),
+    bad_file(_table.read_table, "t.csv", "a,b,c\n1,2,3\n", "expected tab-separated.*looks comma-separated",
+             required=["a"], sep="\t", id="table-wrong-separator"),
+    bad_file(_table.read_table, "t.csv", "a,b\n1,2\n", r"missing required column\(s\) 'z'; columns found: 'a', 'b'",
+             required=["a", "z"], id="table-missing-column"),
+    bad_file(_table.read_table, "t.csv", "a,b\n", "no data rows", required=["a"], id="table-header-only"),
+    bad_file(_table.read_table, "t.csv", "a,b\n1,2\n1,2,3,4\n", "cannot parse as a comma-separated table",
+             required=["a"], id="table-ragged"),
+    bad_file(_table.detect_sep, "c.txt", "a;b\n", "cannot detect the separator.*found a single field 'a;b'",
+             id="detect-sep-single-field"),
+    bad_file(_table.read_sample_matrix, "dup.csv", ",G1\nS1,1\nS1,2\nS2,3\n", r"1 duplicated sample id\(s\): 'S1'",
+             id="sample-matrix-duplicate"),
+    bad_file(_table.read_sample_matrix, "bad.csv", ",G1,G2\nS1,1,2\nS2,3,abc\n",
+             r"non-numeric value 'abc' in expression column 'G2' \(row 'S2'\)", id="sample-matrix-non-numeric"),
+    bad_file(_table.read_sample_matrix, "noid.csv", ",G1\n,1\n", "without a sample id", id="sample-matrix-no-id"),
+    # GDSC
+    bad_file(gdsc.read_gdsc_response, "miss.csv", "DATASET,COSMIC_ID,DRUG_NAME,LN_IC50\nGDSC1,1,a,1\n",
+             r"missing required column\(s\) 'CELL_LINE_NAME', 'AUC'; columns found", id="gdsc-response-missing-column"),
+    bad_file(gdsc.read_gdsc_response, "g.tsv", "DATASET\tCOSMIC_ID\tCELL_LINE_NAME\tDRUG_NAME\tLN_IC50\tAUC\n"
+             "GDSC1\t1\tx\td\t1\t0.5\n", "expected comma-separated.*looks tab-separated", id="gdsc-response-tabs"),
+    bad_file(gdsc.read_gdsc_response, "bad.csv", "DATASET,COSMIC_ID,CELL_LINE_NAME,DRUG_NAME,LN_IC50,AUC\n"
+             "GDSC1,1,x,d,high,0.5\n", "non-numeric value 'high' in dose-response column 'LN_IC50'",
+             id="gdsc-response-non-numeric"),
+    bad_file(gdsc.read_gdsc_response, "badid.csv", "DATASET,COSMIC_ID,CELL_LINE_NAME,DRUG_NAME,LN_IC50,AUC\n"
+             "GDSC1,SIDM1,x,d,1,0.5\n", "non-numeric value 'SIDM1' in integer column 'COSMIC_ID'",
+             id="gdsc-response-non-integer-id"),
+    bad_file(gdsc.read_gdsc_response, "empty.csv", "", "empty", id="gdsc-response-empty"),
+    bad_file(gdsc.read_gdsc_expression, "dup.txt", "GENE_SYMBOLS\tGENE_title\tDATA.1503362\tDATA.1503362.1\n"
+             "A\tx\t1\t2\n", r"duplicated cell-line column.*1503362", id="gdsc-expression-duplicate-suffix"),
+    bad_file(gdsc.read_gdsc_expression, "dup2.txt", "GENE_SYMBOLS\tDATA.7\tDATA.7\nA\t1\t2\n",
+             r"duplicated cell-line column.*'7'", id="gdsc-expression-duplicate"),
+    bad_file(gdsc.read_gdsc_expression, "e.csv", "GENE_SYMBOLS,GENE_title,DATA.1\nA,x,1\n",
+             "expected tab-separated.*looks comma-separated", id="gdsc-expression-commas"),
+    bad_file(gdsc.read_gdsc_expression, "nosym.txt", "GENE\tDATA.1\nA\t1\n",
+             r"missing required column\(s\) 'GENE_SYMBOLS'; columns found: 'GENE'", id="gdsc-expression-no-symbols"),
+    bad_file(gdsc.read_gdsc_expression, "other.txt", "GENE_SYMBOLS\tGENE_title\tDATA.1\tfoo\nA\tx\t1\t2\n",
+             "column 'foo' is not of the form DATA.<COSMIC_ID>", id="gdsc-expression-stray-column"),
+    bad_file(gdsc.read_gdsc_expression, "bad.txt", "GENE_SYMBOLS\tGENE_title\tDATA.1\tDATA.2\nA\tx\t1\t2\n"
+             "B\ty\t3\tNaNx\n", r"non-numeric value 'NaNx' in expression column 'DATA.2' \(row 'B'\)",
+             id="gdsc-expression-non-numeric"),
+    bad_file(gdsc.read_gdsc_expression, "nodata.txt", "GENE_SYMBOLS\tGENE_title\nA\tx\n", "no DATA",
+             id="gdsc-expression-no-data"),
+    bad_file(gdsc.read_cell_line_details, "d.csv", "Sample Name,COSMIC identifier\nA,1\n",
+             "missing required column.*'GDSC Tissue descriptor 1'", id="gdsc-details-missing-column"),
+    bad_file(gdsc.read_cell_line_details, "dup.csv", "Sample Name,COSMIC identifier,GDSC Tissue descriptor 1,"
+             "Cancer Type (matching TCGA label)\nA,1,t,X\nB,1,t,X\n", r"duplicated COSMIC identifier\(s\): '1'",
+             id="gdsc-details-duplicate"),
+    # DepMap
+    bad_file(depmap.read_depmap_expression, "e.csv", ",A (1)\nACH-1,1\nACH-1,2\n",
+             r"duplicated cell_line id\(s\): 'ACH-1'", id="depmap-expression-duplicate"),
+    bad_file(depmap.read_depmap_expression, "bad.csv", ",A (1)\nACH-1,x\n",
+             r"non-numeric value 'x' in expression column 'A \(1\)'", id="depmap-expression-non-numeric"),
+    bad_file(depmap.read_depmap_expression, "e.tsv", "\tA (1)\nACH-1\t1\n",
+             "expected comma-separated.*looks tab-separated", id="depmap-expression-tabs"),
+    bad_file(depmap.read_sample_info, "s.csv", "name,COSMICID\nA,1\n",
+             "missing required column.*'DepMap_ID' or 'ModelID'.*found: 'name'", id="depmap-info-missing-id"),
+    bad_file(depmap.read_sample_info, "dup.csv", "DepMap_ID,COSMICID\nACH-1,1\nACH-1,2\n",
+             r"duplicated DepMap_ID\(s\): 'ACH-1'", id="depmap-info-duplicate"),
+    bad_file(depmap.read_sample_info, "bad.csv", "DepMap_ID,COSMICID\nACH-1,abc\n",
+             "non-numeric value 'abc' in integer column 'COSMICID'", id="depmap-info-non-integer"),
+    bad_file(depmap.read_prism_auc, "p.csv", "depmap_id,auc\nACH-1,0.5\n", "missing required column.*'name'",
+             id="prism-missing-column"),
+    bad_file(depmap.read_prism_auc, "bad.csv", "depmap_id,name,auc\nACH-1,a,lots\n",
+             "non-numeric value 'lots' in PRISM column 'auc'", id="prism-non-numeric"),
+    # GEO counts and cell tables
+    bad_file(geo.read_geo_counts, "empty.txt.gz", "", "empty", id="geo-empty"),
+    bad_file(geo.read_geo_counts, "one.txt", "GENE;c1;c2\nA;1;2\n",
+             "cannot detect the separator.*found a single field 'GENE;c1;c2'", id="geo-unknown-separator"),
+    bad_file(geo.read_geo_counts, "forced.txt", "GENE,c1,c2\nA,1,2\n",
+             "expected tab-separated columns but the header has a single field", sep="\t", id="geo-forced-separator"),
+    bad_file(geo.read_geo_counts, "dup.txt", "GENE\tc1\tc1\tc2\nA\t1\t2\t3\n", r"1 duplicated cell id\(s\): 'c1'",
+             id="geo-duplicate-cell"),
+    bad_file(geo.read_geo_counts, "ragged.txt", "GENE\tc1\tc2\nA\t1\t2\nB\t1\n", "line 3 has 2 fields, expected 3",
+             id="geo-ragged"),
+    bad_file(geo.read_geo_counts, "bad.txt", "GENE\tc1\tc2\nA\t1\t2\nB\t1\tNA?\n",
+             r"line 3 \(gene 'B', cell 'c2'\): non-numeric value 'NA\?'", id="geo-non-numeric"),
+    bad_file(geo.read_geo_counts, "hole.txt", "GENE\tc1\tc2\nA\t\t2\n", r"gene 'A', cell 'c1'\): empty value",
+             id="geo-empty-value"),
+    bad_file(geo.read_geo_counts, "neg.txt", "GENE\tc1\tc2\nA\t-1\t2\n", "negative count '-1'", id="geo-negative"),
+    bad_file(geo.read_geo_counts, "nogene.txt", "GENE\tc1\n\t1\n", "line 2: empty gene symbol", id="geo-no-gene"),
+    bad_file(geo.read_geo_counts, "h.txt", "GENE\tc1\tc2\n", "no data rows", id="geo-header-only"),
+    bad_file(geo.read_cell_table, "cells.csv", TestGeoCellTable.TEXT, "missing required column.*'label'",
+             meta_columns=["label"], id="cell-table-missing-meta"),
+    bad_file(geo.read_cell_table, "cells.csv", TestGeoCellTable.TEXT,
+             "non-numeric value 'b1' in expression column 'batch'", meta_columns=["response"],
+             id="cell-table-meta-not-declared"),
+    bad_file(geo.read_cell_table, "dup.csv", "cell,G1\nc1,1\nc1,2\n", r"duplicated cell id\(s\): 'c1'",
+             id="cell-table-duplicate"),
+    bad_file(geo.read_cell_table, "meta.csv", "cell,response\nc1,1\n", "no gene columns", meta_columns=["response"],
+             id="cell-table-no-genes"),
+    # TCGA
+    bad_file(tcga.read_xena_matrix, "x.tsv", "sample\tS1\tS1\nG\t1\t2\n", r"1 duplicated sample\(s\): 'S1'",
+             id="xena-duplicate"),
+    bad_file(tcga.read_xena_matrix, "bad.tsv", "sample\tS1\tS2\nG\t1\tx\n",
+             r"non-numeric value 'x' in expression column 'S2' \(row 'G'\)", id="xena-non-numeric"),
+    bad_file(tcga.read_xena_matrix, "x.csv", "sample,S1\nG,1\n", "expected tab-separated.*looks comma-separated",
+             id="xena-commas"),
+    bad_file(tcga.read_xena_phenotype, "p.csv", ",sample_type\nS,x\n",
+             "missing required column.*'primary_disease' or '_primary_disease'", id="phenotype-missing-column"),
+    bad_file(tcga.read_xena_phenotype, "d.csv", ",sample_type,_primary_disease\nS,x,y\nS,x,y\n",
+             r"duplicated sample id\(s\): 'S'", id="phenotype-duplicate"),
+    bad_file(tcga.read_clinical_drug, "c.txt", "bcr_patient_barcode\tpharmaceutical_therapy_drug_name\nTCGA-1\tx\n",
+             "missing required column.*'treatment_best_response'", id="clinical-missing-column"),
+    bad_file(tcga.read_clinical_drug, "bad.txt", TestTcga.CLIN.replace("\t12\n", "\tsoon\n"),
+             "non-numeric value 'soon' in clinical column 'days_to_drug_therapy_start'", id="clinical-non-numeric"),
+    bad_file(tcga.read_clinical_drug, "only.txt", "\n".join(TestTcga.CLIN.splitlines()[:3]) + "\n", "no data rows",
+             id="clinical-headers-only"),
+    bad_file(tcga.read_labels, "l.csv", ",0\nA,1\nB,2\n", "label column '0' must hold 0/1; found '2' for 'B'",
+             id="labels-not-binary"),
+    bad_file(tcga.read_labels, "w.csv", ",a,b\nA,1,0\n", r"expected 2 columns \(id, label\), found 3",
+             id="labels-too-wide"),
+    bad_file(tcga.read_labels, "d.csv", ",0\nA,1\nA,0\n", r"duplicated id\(s\): 'A'", id="labels-duplicate"),
+    bad_file(tcga.read_labels, "m.csv", ",0\nA,\n", "must hold 0/1", id="labels-missing"),
+    # PDTC
+    bad_file(pdtc.read_pdtc_response, "r.txt", "Model\tDrug\tAUC\nA\tx\t1\n", "missing required column.*'iC50'",
+             id="pdtc-response-missing-column"),
+    bad_file(pdtc.read_pdtc_response, "bad.txt", TestPdtc.RESP.replace("0.6", "n/a?"),
+             r"non-numeric value 'n/a\?' in drug response column 'AUC'", id="pdtc-response-non-numeric"),
+    bad_file(pdtc.read_pdtc_response, "r.csv", "Model,Drug,AUC,iC50\nA,x,1,1\n",
+             "expected tab-separated.*looks comma-separated", id="pdtc-response-commas"),
+    bad_file(pdtc.read_drug_mapping, "dup.csv", PDTC_MAPPING + "x,Other,681640,1,1,C\n",
+             r"duplicated PDTC drug name\(s\): '681640'", id="pdtc-mapping-duplicate"),
+    bad_file(pdtc.read_drug_mapping, "miss.csv", ",gdsc_name\na,b\n", "missing required column.*'drug_name'",
+             id="pdtc-mapping-missing-column"),
+    # gene sets
+    bad_file(genesets.read_gmt, "short.gmt", "S1\td\tA\nS2 A B C\n",
+             "line 2: expected at least 3 tab-separated fields.*found 1", id="gmt-too-few-fields"),
+    bad_file(genesets.read_gmt, "empty.gmt", "", "empty", id="gmt-empty"),
+    bad_file(genesets.read_gmt, "nogenes.gmt", "S1\td\t\t\n", "line 1: gene set 'S1' has no genes", id="gmt-no-genes"),
+    bad_file(genesets.read_gmt, "twice.gmt", "S1\td\tA\nS1\td\tB\n", "line 2: gene set 'S1' appears twice",
+             id="gmt-set-twice"),
+    bad_file(genesets.read_gmt, "missing.gmt", None, "file not found", id="gmt-missing-file"),
+]
+
+
+@pytest.mark.parametrize("reader, name, content, problem, kwargs", BAD_FILES)
+def test_reader_rejects_a_malformed_file(tmp_path, reader, name, content, problem, kwargs):
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        write(tmp_path, name, content)
+    with raises(path, problem):
+        reader(path, **kwargs)

@@ -39,17 +39,12 @@ def test_bent_curve_cuts_at_the_elbow():
 
 
 def test_cutoff_is_the_max_perpendicular_distance_point():
-    # Hand-built: y = [1.0, 0.9, 0.2, 0.1, 0.0]; chord from (0,1) to (4,0).
-    y = pd.Series([0.0, 0.1, 0.2, 0.9, 1.0])  # unsorted on purpose
-    x = np.arange(5.0)
-    ys = np.array([1.0, 0.9, 0.2, 0.1, 0.0])
-    dist = np.abs(-1.0 * x - 4.0 * ys + 4.0 * 1.0) / np.hypot(4, -1)
-    expected = ys[np.argmax(dist)]
-    cut = waterfall_cutoff(y)
-    if cut.branch == "max_distance":
-        assert cut.cutoff == pytest.approx(expected)
-    else:  # this curve is linear enough for the median branch
-        assert cut.cutoff == pytest.approx(0.2)
+    # Hand-built: sorted y = [1.0, 0.98, 0.96, 0.94, 0.2, 0.0]; the chord from (0, 1) to (5, 0) is
+    # y = 1 - x/5, so the vertical gaps are 0, 0.18, 0.36, 0.54, 0, 0: the elbow is 0.94, not the
+    # median 0.95.
+    cut = waterfall_cutoff(pd.Series([0.2, 0.0, 0.94, 1.0, 0.96, 0.98]))  # unsorted on purpose
+    assert cut.branch == "max_distance" and cut.linearity < 0.95
+    assert cut.cutoff == pytest.approx(0.94)
 
 
 def test_missing_auc_stays_missing():

@@ -11,9 +11,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import anndata as ad
@@ -21,6 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT, SHARED_DATA, requires_shared_data
+from local_server import LocalServer
 
 pytestmark = pytest.mark.workflow
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -70,43 +69,6 @@ def _build_mirror(root: Path) -> dict[str, bytes]:
     return files
 
 
-class _Mirror:
-    """http.server over a folder; ``fail[path]`` answers HTTP 500 that many times first."""
-
-    def __init__(self, root: Path):
-        self.fail: dict[str, int] = {}
-        self.requests: dict[str, int] = {}
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                outer.requests[self.path] = outer.requests.get(self.path, 0) + 1
-                if outer.fail.get(self.path, 0) > 0:
-                    outer.fail[self.path] -= 1
-                    self.send_error(500, "flaky mirror")
-                    return
-                target = root / self.path.lstrip("/")
-                if not target.is_file():
-                    self.send_error(404)
-                    return
-                body = target.read_bytes()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def _copy_workflow(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for item in ("Snakefile", "workflow", "config", "profiles", "envs", "resources"):
@@ -128,7 +90,7 @@ def mirror_run(tmp_path_factory):
     corrupted = bytearray(files[GDSC2])
     corrupted[100] ^= 0xFF  # the mirror's copy differs from what the manifest pins
     (base / "mirror" / GDSC2).write_bytes(bytes(corrupted))
-    server = _Mirror(base / "mirror")
+    server = LocalServer(root=base / "mirror")
     server.fail["/" + PC9[0]] = 2  # answers 500 twice, then the file
     work = _copy_workflow(base / "wf")
     manifest = {"files": {key: {"url": None, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),

@@ -1,21 +1,22 @@
 """scDEAL model: drugshift.models.scdeal (tiny synthetic data, a few epochs)."""
 
 import logging
+import subprocess
+import sys
+import textwrap
 
+import anndata as ad
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from drugshift.cards import write_json
 from drugshift.evaluate import classification_metrics
-from drugshift.models.scdeal import (
-    ScDEALParams,
-    cell_clusters,
-    fit_scdeal,
-    load_scdeal,
-    resample,
-    save_scdeal,
-    split_bulk,
-)
+from drugshift.models.scdeal import ScDEAL, ScDEALModule, ScDEALParams, TrainingData, TrainingPlan, cell_clusters
+from drugshift.models.scdeal import data as scdeal_data
+from drugshift.models.scdeal import resample, validation_cells
+from drugshift.splits import train_val_test
 
 
 def make_world(seed=0, n_bulk=120, n_cells=200, n_genes=50, frac=0.6, scale=0.6, offset=0.2, gene_shift=0.0):
@@ -44,6 +45,10 @@ def tiny(**kw):
     return ScDEALParams(**base)
 
 
+def fit(Xb, yb, Xc, params, **kw):
+    return ScDEAL(params, device="cpu").fit(Xb, yb, Xc, **kw)
+
+
 def params_of(module):
     return {k: v.detach().clone() for k, v in module.named_parameters()}
 
@@ -61,55 +66,47 @@ def world():
 def corrected(world):
     Xb, yb, Xc, _ = world
     # no clusters passed: exercises the internal Leiden clustering
-    return fit_scdeal(Xb, yb, Xc, tiny(), device="cpu")
+    return fit(Xb, yb, Xc, tiny())
 
 
 @pytest.fixture(scope="module")
 def reference(world):
     Xb, yb, Xc, yc = world
-    return fit_scdeal(Xb, yb, Xc, tiny(mode="reference", epochs_joint=10), device="cpu", clusters=yc)
+    return fit(Xb, yb, Xc, tiny(mode="reference", epochs_joint=10), clusters=yc)
 
 
 # --------------------------------------------------------------------------- parameters
 
 
-def test_params_defaults_and_from_dict():
-    p = ScDEALParams()
-    assert p.bulk_hidden == [512, 256] and p.bulk_bottleneck == 32 and p.predictor_hidden == [16, 8]
-    assert p.lr == 1e-3 and p.mmd_weight == 0.25 and p.leiden_resolution == 0.2 and p.seed == 42
-    assert p.mode == "corrected" and p.resolved_sc_init() == "bulk"
+def test_sc_init_auto_starts_from_the_bulk_dae_only_where_it_can():
+    assert ScDEALParams().resolved_sc_init() == "bulk"
     assert ScDEALParams(mode="reference").resolved_sc_init() == "random"
     assert ScDEALParams(sc_hidden=[64]).resolved_sc_init() == "random"
-    q = ScDEALParams.from_dict({"sampling": "smote", "bulk_hidden": [64, 32], "lr": 0.01})
-    assert q.sampling == "smote" and q.bulk_hidden == [64, 32] and q.lr == 0.01
-    assert ScDEALParams.from_dict(q.to_dict()) == q
 
 
-def test_params_reject_unknown_keys_and_bad_values():
-    with pytest.raises(ValueError, match="unknown scDEAL parameter.*bogus, learning_rate"):
-        ScDEALParams.from_dict({"learning_rate": 1, "bogus": 2, "lr": 0.1})
-    with pytest.raises(ValueError, match="sampling"):
-        ScDEALParams(sampling="oversample")
-    with pytest.raises(ValueError, match="mode"):
-        ScDEALParams(mode="paper")
-    with pytest.raises(ValueError, match="sc_init"):
-        ScDEALParams(sc_init="bulk", sc_hidden=[64])
+@pytest.mark.parametrize("changes, message", [
+    ({"sampling": "oversample"}, "sampling"),
+    ({"mode": "paper"}, "mode"),
+    ({"sc_init": "bulk", "sc_hidden": [64]}, "sc_init"),
+    ({"consistency_weight": -1.0}, "consistency_weight"),
+    ({"predictor_noise_p": 1.0}, "predictor_noise_p"),
+    ({"epochs_sc_dae": -1}, "epochs_sc_dae"),
+])
+def test_params_reject_bad_values(changes, message):
+    with pytest.raises(ValueError, match=message):
+        ScDEALParams.from_dict(changes)
 
 
 # --------------------------------------------------------------------------- data handling
 
 
-def test_split_bulk_is_64_16_20_and_stratified():
+def test_bulk_split_is_the_papers_64_16_20(corrected):
     y = np.array([1] * 60 + [0] * 140)
-    tr, va, te = split_bulk(y, seed=1)
+    tr, va, te = train_val_test(y, seed=1)
     assert (len(tr), len(va), len(te)) == (128, 32, 40)
-    assert sorted(np.concatenate([tr, va, te]).tolist()) == list(range(200))
-    for part in (tr, va, te):
-        assert abs(y[part].mean() - 0.3) < 0.02
-    again = split_bulk(y, seed=1)
-    assert all(np.array_equal(a, b) for a, b in zip((tr, va, te), again))
-    with pytest.raises(ValueError, match="stratified"):
-        split_bulk(np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0]))
+    assert all(abs(y[part].mean() - 0.3) < 0.02 for part in (tr, va, te))
+    # The model splits its 120 cell lines the same way.
+    assert [len(corrected.split[k]) for k in ("bulk_train", "bulk_val", "bulk_test")] == [76, 20, 24]
 
 
 @pytest.mark.parametrize("method, n_each", [("upsampling", 40), ("downsampling", 10), ("smote", 40)])
@@ -144,35 +141,81 @@ def test_cell_clusters_finds_separated_groups():
     assert np.array_equal(cl, cell_clusters(X, resolution=0.2, seed=0, neighbors_method="gauss"))
 
 
+def test_joint_validation_cells_come_from_every_condition():
+    """Bug: the joint validation used the first 2,000 held-out cells of a sorted index; cells
+    come grouped by condition, so on a large dataset they were all of the first condition."""
+    n = 20_000  # cells 0..9,999 are condition A, 10,000..19,999 condition B
+    data = TrainingData.build(np.zeros((40, 3), np.float32), np.repeat([0, 1], 20), np.zeros((n, 3), np.float32),
+                              ScDEALParams(seed=3), torch.device("cpu"))
+    chosen = data.cells_val_joint
+    assert len(data.cells_val) == 4000 and len(chosen) == scdeal_data.MAX_VALIDATION_CELLS == 2000
+    assert set(chosen) <= set(data.cells_val) and np.all(np.diff(chosen) > 0)
+    assert 0.4 < np.mean(chosen >= n // 2) < 0.6  # both conditions, in proportion
+    again = TrainingData.build(np.zeros((40, 3), np.float32), np.repeat([0, 1], 20), np.zeros((n, 3), np.float32),
+                               ScDEALParams(seed=3), torch.device("cpu"))
+    assert np.array_equal(again.cells_val_joint, chosen)  # seeded
+    few = np.arange(10)
+    assert np.array_equal(validation_cells(few, 2000, np.random.default_rng(0)), few)  # under the cap: all
+
+
+def test_fit_records_a_seeded_random_validation_draw(world, monkeypatch):
+    Xb, yb, Xc, yc = world
+    monkeypatch.setattr(scdeal_data, "MAX_VALIDATION_CELLS", 10)
+    model = fit(Xb, yb, Xc, tiny(epochs_dae=1, epochs_predictor=1, epochs_joint=1), clusters=yc)
+    held_out, chosen = model.split["cells_val"], model.split["cells_val_joint"]
+    assert len(held_out) == 40 and len(chosen) == 10 and set(chosen) <= set(held_out)
+    assert chosen.min() < 100 <= chosen.max()  # not the first 10 held-out cells (all below 100)
+
+
+def test_joint_validation_measures_every_epoch_with_one_kernel(world):
+    """Bug: the joint validation loss re-derived the MMD bandwidth from each call's embeddings,
+    so early stopping compared epochs measured with different kernels; with the median
+    heuristic recomputed, spreading both embeddings apart by a factor 3 left the validation
+    MMD unchanged. The kernel is now fixed when the joint stage starts."""
+    Xb, yb, Xc, yc = world
+    p = tiny(epochs_dae=2, epochs_predictor=2, epochs_sc_dae=2, reg_weight=0.0)
+    module = ScDEALModule(Xb.shape[1], p)
+    plan = TrainingPlan(module, TrainingData.build(Xb, yb, Xc, p, torch.device("cpu")), p)
+    plan.bulk_dae()
+    plan.predictor()
+    plan.sc_dae()
+    validate = plan.joint_validation()
+    before = validate()
+    with torch.no_grad():  # scale both embeddings by 3 and P's first layer by 1/3: CE is unchanged
+        for encoder in (module.bulk_encoder, module.sc_encoder):
+            encoder.net[-1].weight.mul_(3.0)
+            encoder.net[-1].bias.mul_(3.0)
+        module.predictor.net[0].weight.div_(3.0)
+    after = validate()
+    assert after != pytest.approx(before, rel=1e-3)
+    assert validate() == after  # and the same weights measure the same
+    assert len(plan.validation_bandwidths) == 5 and all(s > 0 for s in plan.validation_bandwidths)
+
+
 # --------------------------------------------------------------------------- training
 
 
 def test_fit_transfers_a_learnable_signal_to_cells(corrected, world):
     Xb, yb, Xc, yc = world
-    m = classification_metrics(yc, corrected.predict_cells(Xc))
+    m = classification_metrics(yc, corrected.predict(Xc))
     assert m["auroc"] > 0.8, m
     assert corrected.bulk_metrics["test"]["auroc"] > 0.8
     assert set(corrected.bulk_metrics) == {"val", "test", "source_val", "source_test"}
     assert set(corrected.history) == {"bulk_dae", "predictor", "sc_dae", "joint"}
-    joint = corrected.history["joint"]
-    assert {"loss", "ce", "mmd", "reg"} <= set(joint.components)
-    assert joint.best_epoch >= 1
-    assert corrected.clusters is not None and corrected.clusters.shape == (len(Xc),)
-    assert len(corrected.split["bulk_test"]) == 24
-    base = corrected.predict_bulk_model_on_cells(Xc)
-    assert base.shape == (len(Xc),) and ((0 <= base) & (base <= 1)).all()
-    assert corrected.embed_cells(Xc).shape == (len(Xc), 8)
+    assert {"loss", "ce", "mmd", "reg"} <= set(corrected.history["joint"].components)
+    assert corrected.clusters is not None and len(np.unique(corrected.clusters)) >= 2
+    assert corrected.embed(Xc).shape == (len(Xc), 8)
     probs = corrected.cell_model()(torch.as_tensor(Xc[:5]))
-    assert torch.allclose(probs[:, 1].double(), torch.as_tensor(corrected.predict_cells(Xc[:5])), atol=1e-6)
+    assert torch.allclose(probs[:, 1].double(), torch.as_tensor(corrected.predict(Xc[:5])), atol=1e-6)
 
 
 def test_transfer_survives_a_gene_wise_batch_shift():
     # A per-gene offset moves all cells across the bulk model's decision boundary; aligning
     # the embeddings (MMD) is what puts them back.
     Xb, yb, Xc, yc = make_world(seed=0, offset=0.0, gene_shift=0.3)
-    res = fit_scdeal(Xb, yb, Xc, tiny(), device="cpu", clusters=yc)
-    transfer = classification_metrics(yc, res.predict_cells(Xc))
-    no_transfer = classification_metrics(yc, res.predict_bulk_model_on_cells(Xc))
+    res = fit(Xb, yb, Xc, tiny(), clusters=yc)
+    transfer = classification_metrics(yc, res.predict(Xc))
+    no_transfer = classification_metrics(yc, res.predict_no_transfer(Xc))
     assert transfer["f1"] > 0.9 and transfer["auroc"] > 0.9, transfer
     assert transfer["f1"] >= no_transfer["f1"]
 
@@ -187,46 +230,121 @@ def test_corrected_joint_training_updates_bulk_encoder_and_predictor(corrected):
 def test_reference_joint_training_leaves_bulk_encoder_and_predictor_alone(reference):
     assert same(params_of(reference.source_encoder), params_of(reference.bulk_encoder))
     assert same(params_of(reference.source_predictor), params_of(reference.predictor))
-    joint = reference.history["joint"]
-    assert joint.epochs_run >= 1 and "reg" in joint.components
+    assert "reg" in reference.history["joint"].components
     # the sc encoder did train (it is the only thing the reference optimiser holds)
-    assert joint.best_epoch >= 1
+    assert reference.history["joint"].best_epoch >= 1
 
 
 def test_seeded_fit_is_reproducible(world):
     Xb, yb, Xc, yc = world
     p = tiny(epochs_dae=2, epochs_predictor=2, epochs_joint=3, sampling="smote")
-    a = fit_scdeal(Xb, yb, Xc, p, device="cpu", clusters=yc % 2)
-    b = fit_scdeal(Xb, yb, Xc, p, device="cpu", clusters=yc % 2)
-    for name, m in a._modules().items():
-        sa, sb = m.state_dict(), b._modules()[name].state_dict()
-        assert sa.keys() == sb.keys()
-        assert all(torch.equal(sa[k], sb[k]) for k in sa), name
+    a = fit(Xb, yb, Xc, p, clusters=yc % 2)
+    b = fit(Xb, yb, Xc, p, clusters=yc % 2)
+    assert same(dict(a.module.state_dict()), dict(b.module.state_dict()))
     assert a.history["joint"].val == b.history["joint"].val
-    c = fit_scdeal(Xb, yb, Xc, tiny(epochs_dae=2, epochs_predictor=2, epochs_joint=3, sampling="smote", seed=7),
-                   device="cpu", clusters=yc % 2)
+    c = fit(Xb, yb, Xc, p.replace(seed=7), clusters=yc % 2)
     assert not torch.equal(a.sc_encoder.net[0].weight, c.sc_encoder.net[0].weight)
 
 
 def test_fit_rejects_mismatched_inputs(world):
     Xb, yb, Xc, _ = world
     with pytest.raises(ValueError, match="genes"):
-        fit_scdeal(Xb, yb, Xc[:, :-1], tiny(), device="cpu")
+        fit(Xb, yb, Xc[:, :-1], tiny())
     with pytest.raises(ValueError, match="0/1"):
-        fit_scdeal(Xb, yb * 2, Xc, tiny(), device="cpu")
+        fit(Xb, yb * 2, Xc, tiny())
     with pytest.raises(ValueError, match="labels"):
-        fit_scdeal(Xb, yb[:-1], Xc, tiny(), device="cpu")
+        fit(Xb, yb[:-1], Xc, tiny())
+    with pytest.raises(RuntimeError, match="not trained"):
+        ScDEAL(tiny()).predict(Xc)
 
 
 def test_fit_logs_stage_progress(world, caplog):
     Xb, yb, Xc, yc = world
     log = logging.getLogger("test.scdeal")
     with caplog.at_level(logging.INFO, logger="test.scdeal"):
-        fit_scdeal(Xb, yb, Xc, tiny(epochs_dae=2, epochs_predictor=2, epochs_joint=2, log_every=1), log=log,
-                   device="cpu", clusters=yc)
-    text = caplog.text
+        fit(Xb, yb, Xc, tiny(epochs_dae=2, epochs_predictor=2, epochs_joint=2, log_every=1), log=log, clusters=yc)
     for stage in ("[bulk DAE] epoch 2/2", "[predictor] epoch 1/2", "[sc DAE]", "[joint] epoch 2/2"):
-        assert stage in text
+        assert stage in caplog.text
+
+
+def test_sc_dae_epochs_zero_keeps_the_bulk_initialisation(world):
+    Xb, yb, Xc, yc = world
+    p = tiny(epochs_dae=2, epochs_predictor=2, epochs_sc_dae=0, epochs_joint=0, sc_init="bulk")
+    result = fit(Xb, yb, Xc, p, clusters=yc % 2)
+    assert result.history["sc_dae"].epochs_run == 0
+    # With neither sc pretraining nor joint training, Es is still the bulk encoder it was copied from.
+    assert same(params_of(result.source_encoder), params_of(result.sc_encoder))
+
+
+def test_predictor_noise_masks_bulk_inputs(world):
+    Xb, yb, Xc, yc = world
+    base = dict(epochs_dae=2, epochs_predictor=3, epochs_joint=2)
+    clean = fit(Xb, yb, Xc, tiny(**base), clusters=yc % 2)
+    noisy = fit(Xb, yb, Xc, tiny(predictor_noise_p=0.5, **base), clusters=yc % 2)
+    # Same seed and data: only the masking differs, so the predictors must differ.
+    assert not torch.equal(clean.source_predictor.net[0].weight, noisy.source_predictor.net[0].weight)
+
+
+def test_consistency_anchor_keeps_the_bulk_models_orientation_at_every_seed(world):
+    """From the paper's random initialisation of Es, MMD aligns the embedding distributions but
+    can swap the classes; the anchor to the frozen bulk model's predictions (no cell label)
+    keeps the orientation: at every seed the anchored transfer ranks the cells well and agrees
+    with the bulk model."""
+    from sklearn.metrics import roc_auc_score
+
+    Xb, yb, Xc, yc = world
+    for seed in range(4):
+        r = fit(Xb, yb, Xc, tiny(sc_init="random", consistency_weight=1.0, reg_weight=0.0, seed=seed))
+        prob = r.predict(Xc)
+        assert "consistency" in r.history["joint"].components
+        assert roc_auc_score(yc, prob) > 0.9, seed
+        assert np.corrcoef(prob, r.predict_no_transfer(Xc))[0, 1] > 0.8, seed
+
+
+def test_reference_mode_ignores_the_consistency_anchor(world, reference):
+    """The reference code has no anchor: a configured γ must not change a reference-mode model."""
+    Xb, yb, Xc, yc = world
+    anchored = fit(Xb, yb, Xc, tiny(mode="reference", epochs_joint=10, consistency_weight=1.0), clusters=yc)
+    np.testing.assert_array_equal(anchored.predict(Xc), reference.predict(Xc))
+    assert "consistency" not in anchored.history["joint"].components
+
+
+# --------------------------------------------------------------------------- named inputs and the card
+
+
+def named_world(world):
+    """The world as the workflow holds it: bulk as a DataFrame, cells as processed AnnData."""
+    Xb, yb, Xc, yc = world
+    genes = [f"G{i:02d}" for i in range(Xb.shape[1])]
+    bulk = pd.DataFrame(Xb, index=[f"line{i}" for i in range(len(Xb))], columns=genes)
+    cells = ad.AnnData(Xc, obs=pd.DataFrame(index=[f"c{i}" for i in range(len(Xc))]), var=pd.DataFrame(index=genes))
+    for col, value in (("sc_min", 0.1), ("sc_max", 0.9), ("bulk_min", -1.0), ("bulk_max", 1.0)):
+        cells.var[col] = value
+    cells.uns["values"] = "counts"
+    cells.uns["qc"] = {"normalised_input": False, "cells_out": len(Xc)}
+    return bulk, yb, cells
+
+
+def test_named_inputs_are_matched_by_gene_name(world, tmp_path):
+    bulk, yb, cells = named_world(world)
+    (tmp_path / "labels.tsv").write_text("line\tlabel\n")
+    model = ScDEAL(tiny(epochs_dae=2, epochs_predictor=2, epochs_joint=2), device="cpu").fit(
+        bulk, yb, cells, drug="Demotinib", dataset="DEMO", clusters=np.zeros(cells.n_obs),
+        training_files={"labels": tmp_path / "labels.tsv"})
+    shuffled = cells[:, cells.var_names[::-1]]
+    np.testing.assert_array_equal(model.predict(shuffled), model.predict(np.asarray(cells.X)))
+    with pytest.raises(ValueError, match="lacks 1 of the model's genes"):
+        model.predict(cells[:, 1:])
+    card = model.card()
+    assert card["genes"] == list(cells.var_names) and card["drug"] == "Demotinib" and card["seed"] == 42
+    data = card["training_data"]
+    assert data["n_cell_lines"] == 120 and data["n_sensitive"] == int(yb.sum()) and data["n_cells"] == 200
+    assert data["cell_lines"][:2] == ["line0", "line1"] and data["cells"] == "DEMO"
+    assert len(data["files"]["labels"]["sha256"]) == 64 and len(data["sha256"]["cells"]) == 64
+    assert card["preprocessing"]["cells_scaler"]["max"].tolist() == [0.9] * 50
+    assert card["preprocessing"]["bulk_scaler"]["min"].tolist() == [-1.0] * 50
+    assert card["preprocessing"]["cells"]["values"] == "counts"
+    assert card["training"]["joint"]["epochs_run"] == 2 and card["params"] == model.params.to_dict()
 
 
 # --------------------------------------------------------------------------- persistence
@@ -234,84 +352,57 @@ def test_fit_logs_stage_progress(world, caplog):
 
 def test_save_load_round_trip_predicts_identically(corrected, world, tmp_path):
     Xb, _, Xc, _ = world
-    path = save_scdeal(corrected, tmp_path / "sub" / "model.pt")
-    loaded = load_scdeal(path)
+    folder = corrected.save(tmp_path / "sub" / "model")
+    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "weights.pt"]
+    loaded = ScDEAL.load(folder)
     assert loaded.params == corrected.params
-    np.testing.assert_array_equal(loaded.predict_cells(Xc), corrected.predict_cells(Xc))
-    np.testing.assert_array_equal(loaded.predict_bulk_model_on_cells(Xc), corrected.predict_bulk_model_on_cells(Xc))
+    np.testing.assert_array_equal(loaded.predict(Xc), corrected.predict(Xc))
+    np.testing.assert_array_equal(loaded.predict_no_transfer(Xc), corrected.predict_no_transfer(Xc))
     np.testing.assert_array_equal(loaded.predict_bulk(Xb), corrected.predict_bulk(Xb))
+    np.testing.assert_array_equal(loaded.embed(Xc), corrected.embed(Xc))
     assert loaded.history["joint"].val == corrected.history["joint"].val
+    write_json(loaded.card(), tmp_path / "loaded.json")
+    write_json(corrected.card(), tmp_path / "trained.json")
+    assert (tmp_path / "loaded.json").read_text() == (tmp_path / "trained.json").read_text()
     assert loaded.bulk_metrics["test"]["f1"] == corrected.bulk_metrics["test"]["f1"]
-    assert np.array_equal(loaded.split["bulk_val"], corrected.split["bulk_val"])
+    assert all(np.array_equal(loaded.split[k], corrected.split[k]) for k in corrected.split)
+    assert np.array_equal(loaded.clusters, corrected.clusters)
     with pytest.raises(ValueError, match="genes"):
-        loaded.predict_cells(Xc[:, :10])
+        loaded.predict(Xc[:, :10])
 
 
-def test_load_rejects_other_files(tmp_path):
-    bad = tmp_path / "other.pt"
-    torch.save({"weights": torch.zeros(2)}, bad)
-    with pytest.raises(ValueError, match="not a drugshift scDEAL model"):
-        load_scdeal(bad)
-    junk = tmp_path / "junk.pt"
-    junk.write_text("not a model")
-    with pytest.raises(ValueError, match="junk.pt"):
-        load_scdeal(junk)
-    with pytest.raises(FileNotFoundError, match="missing.pt"):
-        load_scdeal(tmp_path / "missing.pt")
+def test_a_saved_model_predicts_identically_in_a_fresh_process(corrected, world, tmp_path):
+    """The folder alone is the model: a new interpreter that imports drugshift and reads only
+    the folder reproduces the in-process predictions exactly."""
+    _, _, Xc, _ = world
+    folder = corrected.save(tmp_path / "model")
+    np.save(tmp_path / "cells.npy", Xc)
+    script = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from drugshift.models.scdeal import ScDEAL
+
+        folder, cells, out = sys.argv[1:]
+        model = ScDEAL.load(folder)
+        X = np.load(cells)
+        np.save(out, np.stack([model.predict(X), model.predict_no_transfer(X)]))
+    """)
+    subprocess.run([sys.executable, "-c", script, str(folder), str(tmp_path / "cells.npy"),
+                    str(tmp_path / "out.npy")], check=True, capture_output=True, text=True)
+    fresh = np.load(tmp_path / "out.npy")
+    assert np.array_equal(fresh[0], corrected.predict(Xc))
+    assert np.array_equal(fresh[1], corrected.predict_no_transfer(Xc))
 
 
-def test_sc_dae_epochs_zero_keeps_the_bulk_initialisation(world):
-    Xb, yb, Xc, yc = world
-    p = tiny(epochs_dae=2, epochs_predictor=2, epochs_sc_dae=0, epochs_joint=0, sc_init="bulk")
-    result = fit_scdeal(Xb, yb, Xc, p, device="cpu", clusters=yc % 2)
-    assert result.history["sc_dae"].epochs_run == 0
-    # With neither sc pretraining nor joint training, Es is still the bulk encoder it was copied from.
-    for key, value in result.source_encoder.state_dict().items():
-        assert torch.equal(value, result.sc_encoder.state_dict()[key]), key
-    with pytest.raises(ValueError, match="epochs_sc_dae"):
-        fit_scdeal(Xb, yb, Xc, tiny(epochs_sc_dae=-1), device="cpu")
+def test_load_rejects_other_folders(corrected, tmp_path):
+    from drugshift.checkpoint import save_model_dir
 
-
-def test_predictor_noise_masks_bulk_inputs(world):
-    Xb, yb, Xc, yc = world
-    base = dict(epochs_dae=2, epochs_predictor=3, epochs_joint=2)
-    clean = fit_scdeal(Xb, yb, Xc, tiny(**base), device="cpu", clusters=yc % 2)
-    noisy = fit_scdeal(Xb, yb, Xc, tiny(predictor_noise_p=0.5, **base), device="cpu", clusters=yc % 2)
-    # Same seed and data: only the masking differs, so the predictors must differ.
-    assert not torch.equal(clean.source_predictor.net[0].weight, noisy.source_predictor.net[0].weight)
-    with pytest.raises(ValueError, match="predictor_noise_p"):
-        fit_scdeal(Xb, yb, Xc, tiny(predictor_noise_p=1.0), device="cpu")
-
-
-def test_consistency_anchor_keeps_the_bulk_models_orientation(world):
-    """From the paper's random initialisation of Es, MMD aligns the embedding distributions but
-    can swap the classes (on this world seeds 1 and 2 predict the cells inverted); the anchor
-    to the frozen bulk model's predictions (no cell labels) keeps every seed's orientation."""
-    from sklearn.metrics import roc_auc_score
-
-    Xb, yb, Xc, yc = world
-    auroc = {}
-    for gamma in (0.0, 1.0):
-        for seed in range(4):
-            r = fit_scdeal(Xb, yb, Xc, tiny(sc_init="random", consistency_weight=gamma, reg_weight=0.0, seed=seed),
-                           device="cpu")
-            auroc[gamma, seed] = roc_auc_score(yc, r.predict_cells(Xc))
-            if gamma:
-                assert "consistency" in r.history["joint"].components
-                assert np.corrcoef(r.predict_cells(Xc), r.predict_bulk_model_on_cells(Xc))[0, 1] > 0.8
-    assert min(auroc[0.0, s] for s in range(4)) < 0.5  # the failure the anchor is for
-    assert min(auroc[1.0, s] for s in range(4)) > 0.9
-
-
-def test_consistency_weight_must_not_be_negative():
-    with pytest.raises(ValueError, match="consistency_weight"):
-        ScDEALParams(consistency_weight=-1.0)
-
-
-def test_reference_mode_ignores_the_consistency_anchor(world, reference):
-    """The reference code has no anchor: a configured γ must not change a reference-mode model."""
-    Xb, yb, Xc, yc = world
-    anchored = fit_scdeal(Xb, yb, Xc, tiny(mode="reference", epochs_joint=10, consistency_weight=1.0), device="cpu",
-                          clusters=yc)
-    np.testing.assert_array_equal(anchored.predict_cells(Xc), reference.predict_cells(Xc))
-    assert "consistency" not in anchored.history["joint"].components
+    with pytest.raises(FileNotFoundError, match="no such model folder"):
+        ScDEAL.load(tmp_path / "missing")
+    save_model_dir(tmp_path / "other", kind="codeae-drug", card={})
+    with pytest.raises(ValueError, match="not a 'scdeal' model"):
+        ScDEAL.load(tmp_path / "other")
+    folder = corrected.save(tmp_path / "model")
+    (folder / "weights.pt").write_text("not weights")
+    with pytest.raises(ValueError, match="weights.pt"):
+        ScDEAL.load(folder)

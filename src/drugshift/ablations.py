@@ -23,30 +23,29 @@ setting        what changes
 A *replicate* is ``seed<k>`` (all cells, model seed ``seed + k``) or ``sub<k>`` (a stratified
 80 % subsample of the cells drawn with seed ``seed + k``, model seed ``seed``), so seeds measure
 training variance and subsamples data variance, each on its own.
+
+The settings and replicates are named in :mod:`drugshift.methods` (``SETTINGS``,
+``replicate_seeds``); a run's parameters come from
+:func:`drugshift.params.resolve_scdeal_params`, which applies the setting's switches last.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from drugshift.evaluate import METRICS, classification_metrics
+from drugshift.methods import SETTINGS, parse_replicate
+from drugshift.params import ScDEALParams
 
 __all__ = [
-    "SETTINGS",
-    "Setting",
     "linear_baseline",
-    "parse_replicate",
-    "replicate_seeds",
     "run_setting",
     "runs_table",
     "signature_agreement",
-    "stratified_subsample",
+    "single_source_bulk",
     "summarise_runs",
     "zscore_genes",
 ]
@@ -57,77 +56,16 @@ _log = logging.getLogger(__name__)
 RUN_COLUMNS = (*METRICS, "signature_r")
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One ablation setting.
+def single_source_bulk(bulk: pd.DataFrame, genes) -> pd.DataFrame:
+    """One bulk source alone (``gdsc_only``, ``ccle_only``): its profiles of the cells' ``genes``,
+    min-max scaled within that source as :func:`drugshift.preprocess.align_to_bulk` scales the
+    integrated table."""
+    from drugshift.preprocess import minmax_apply, minmax_fit
 
-    Attributes:
-        description: one line for tables and figures.
-        kind: ``scdeal`` (train scDEAL), ``linear`` (logistic regression) or ``derived``
-            (read from another setting's runs: ``no_transfer``).
-        params: scDEAL parameter overrides.
-        bulk: ``both`` (the integrated GDSC + CCLE table), ``gdsc`` or ``ccle``.
-    """
-
-    description: str
-    kind: str = "scdeal"
-    params: Mapping = field(default_factory=dict)
-    bulk: str = "both"
-
-
-SETTINGS: dict[str, Setting] = {
-    "scdeal": Setting("scDEAL as configured: DAE + cluster regulariser (+ anchor), GDSC + CCLE, corrected mode"),
-    "no_transfer": Setting("bulk model applied to cells without transfer", kind="derived"),
-    "linear": Setting("L2 logistic regression on bulk labels, z-scored cells", kind="linear"),
-    "ae": Setting("plain autoencoder, no cluster regulariser", params={"noise_p": 0.0, "reg_weight": 0.0}),
-    "dae": Setting("DAE, no cluster regulariser", params={"reg_weight": 0.0}),
-    "no_anchor": Setting("scDEAL without the consistency anchor (the paper's loss)", params={"consistency_weight": 0.0}),
-    "reference": Setting("reference-code behaviour (mode: reference)",
-                         params={"mode": "reference", "consistency_weight": 0.0}),
-    "gdsc_only": Setting("bulk from GDSC only", bulk="gdsc"),
-    "ccle_only": Setting("bulk from CCLE only", bulk="ccle"),
-}
-
-
-def parse_replicate(replicate: str) -> tuple[str, int]:
-    """``'seed3'`` → ``('seed', 3)``, ``'sub0'`` → ``('sub', 0)``.
-
-    Raises:
-        ValueError: anything else.
-    """
-    m = re.fullmatch(r"(seed|sub)(\d+)", replicate)
-    if not m:
-        raise ValueError(f"replicate must look like 'seed<k>' or 'sub<k>', got {replicate!r}")
-    return m.group(1), int(m.group(2))
-
-
-def replicate_seeds(replicate: str, seed: int) -> tuple[int, int | None]:
-    """``(model seed, subsample seed or None)`` of a replicate around the master ``seed``."""
-    kind, k = parse_replicate(replicate)
-    return (seed + k, None) if kind == "seed" else (seed, seed + k)
-
-
-def stratified_subsample(labels, fraction: float, seed: int) -> np.ndarray:
-    """Sorted indices of a stratified subsample without replacement (``sklearn.utils.resample``
-    with ``stratify``, as the paper's robustness analysis); unlabelled entries (NaN) form their
-    own stratum so cells without ground truth are subsampled too.
-
-    Args:
-        labels: ``(n,)`` ground-truth labels (NaN allowed).
-        fraction: kept fraction in (0, 1].
-        seed: random state.
-    """
-    from sklearn.utils import resample
-
-    if not 0 < fraction <= 1:
-        raise ValueError(f"subsample fraction must be in (0, 1], got {fraction}")
-    strata = pd.Series(labels).astype("object").where(pd.Series(labels).notna(), "unlabelled").astype(str)
-    n = len(strata)
-    k = max(2, int(round(fraction * n)))
-    if k >= n:
-        return np.arange(n)
-    idx = resample(np.arange(n), replace=False, n_samples=k, stratify=strata.to_numpy(), random_state=seed)
-    return np.sort(idx)
+    genes = list(genes)
+    x = bulk[genes].to_numpy("float32")
+    lo, hi = minmax_fit(x)
+    return pd.DataFrame(minmax_apply(x, lo, hi), index=bulk.index, columns=genes)
 
 
 def zscore_genes(x: np.ndarray) -> np.ndarray:
@@ -179,46 +117,49 @@ def signature_agreement(cells_lognorm: np.ndarray, prob: np.ndarray, truth) -> f
 
 
 def run_setting(setting: str, bulk: np.ndarray, y: np.ndarray, cells: np.ndarray, cells_lognorm: np.ndarray,
-                truth, params: Mapping, log: logging.Logger | None = None, device: str = "auto",
+                truth, params: ScDEALParams, log: logging.Logger | None = None, device: str = "auto",
                 linear_C: float = 1.0) -> dict:
     """Train one setting on one replicate's data and score it against the cells' ground truth.
 
     Args:
-        setting: a key of :data:`SETTINGS` whose kind is not ``derived``.
+        setting: a key of :data:`drugshift.methods.SETTINGS` whose kind is not ``derived``.
         bulk, y: bulk profiles (scaled like ``cells``) and their 0/1 labels.
         cells: ``(cells, genes)`` min-max scaled cells (scDEAL's input).
         cells_lognorm: the same cells before scaling (the linear baseline z-scores them).
         truth: ``(cells,)`` ground truth (NaN = unlabelled, excluded from the metrics).
-        params: scDEAL parameters before the setting's overrides (seed included).
+        params: the run's parameters from :func:`drugshift.params.resolve_scdeal_params` (the
+            setting's switches applied, the replicate's seed).
 
     Returns:
         ``{"transfer": metrics, "no_transfer": metrics or None, "bulk": bulk metrics or None,
         "params": parameters used}``.
+
+    Raises:
+        ValueError: a derived setting, or ``params`` without the setting's switches.
     """
-    from drugshift.models.scdeal import ScDEALParams, fit_scdeal
+    from drugshift.models.scdeal import ScDEAL
 
     spec = SETTINGS[setting]
     if spec.kind == "derived":
         raise ValueError(f"setting {setting!r} is read from another setting's runs, not trained")
+    differ = {k: getattr(params, k) for k, v in spec.params.items() if getattr(params, k) != v}
+    if differ:
+        raise ValueError(f"setting {setting!r} needs {dict(spec.params)}, the parameters have {differ}: resolve them "
+                         "with drugshift.params.resolve_scdeal_params(config, dataset, setting, replicate)")
     truth = pd.Series(truth).to_numpy(dtype=float)
     labelled = ~np.isnan(truth)
     y_cells = truth[labelled].astype(int)
+
+    def scores(prob: np.ndarray) -> dict:
+        return {**classification_metrics(y_cells, prob[labelled]),
+                "signature_r": signature_agreement(cells_lognorm, prob, truth)}
+
     if spec.kind == "linear":
-        prob = linear_baseline(bulk, y, cells_lognorm, C=linear_C, seed=int(params.get("seed", 42)))
-        return {"transfer": {**classification_metrics(y_cells, prob[labelled]),
-                             "signature_r": signature_agreement(cells_lognorm, prob, truth)},
-                "no_transfer": None, "bulk": None, "params": {"C": linear_C}}
-    p = ScDEALParams.from_dict({**params, **spec.params})
-    result = fit_scdeal(bulk, y, cells, p, log=log, device=device)
-    prob, prob_bulk = result.predict_cells(cells), result.predict_bulk_model_on_cells(cells)
-    return {
-        "transfer": {**classification_metrics(y_cells, prob[labelled]),
-                     "signature_r": signature_agreement(cells_lognorm, prob, truth)},
-        "no_transfer": {**classification_metrics(y_cells, prob_bulk[labelled]),
-                        "signature_r": signature_agreement(cells_lognorm, prob_bulk, truth)},
-        "bulk": result.bulk_metrics,
-        "params": p.to_dict(),
-    }
+        prob = linear_baseline(bulk, y, cells_lognorm, C=linear_C, seed=params.seed)
+        return {"transfer": scores(prob), "no_transfer": None, "bulk": None, "params": {"C": linear_C}}
+    model = ScDEAL(params, device=device).fit(bulk, y, cells, log=log)
+    return {"transfer": scores(model.predict(cells)), "no_transfer": scores(model.predict_no_transfer(cells)),
+            "bulk": model.bulk_metrics, "params": params.to_dict()}
 
 
 def runs_table(runs: list[Mapping], settings: list[str]) -> pd.DataFrame:

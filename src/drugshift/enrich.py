@@ -12,29 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import false_discovery_control
 
 from drugshift.io.genesets import read_gmt
 
-__all__ = ["ENRICHMENT_COLUMNS", "bh_adjust", "enrich_critical_genes", "enrich_genes", "filter_gene_sets", "term_ranks"]
+__all__ = ["ENRICHMENT_COLUMNS", "enrich_critical_genes", "enrich_genes", "filter_gene_sets", "term_ranks"]
 
 ENRICHMENT_COLUMNS = ["library", "term", "overlap", "set_size", "n_query", "n_background", "p", "p_adj",
                       "odds_ratio", "combined_score", "genes", "rank"]
 
 _log = logging.getLogger(__name__)
-
-
-def bh_adjust(p) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values (step-up, monotone, capped at 1)."""
-    p = np.asarray(p, dtype=float)
-    n = p.size
-    if n == 0:
-        return p.copy()
-    order = np.argsort(p, kind="mergesort")
-    scaled = p[order] * n / np.arange(1, n + 1)
-    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
-    out = np.empty(n)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
 
 
 def filter_gene_sets(gene_sets: Mapping[str, Sequence[str]], background: Iterable[str], min_size: int = 5,
@@ -98,7 +85,7 @@ def enrich_genes(genes: Iterable[str], gene_sets: Mapping[str, Sequence[str]] | 
             overlap = [sorted(str(s).split(";")) for s in r.loc[idx, "Genes"]]
             table.loc[hits, "overlap"] = [len(o) for o in overlap]
             table.loc[hits, "genes"] = [";".join(o) for o in overlap]
-    table["p_adj"] = bh_adjust(table["p"].to_numpy())
+    table["p_adj"] = false_discovery_control(table["p"].to_numpy(), method="bh")
     table = table.sort_values(["p", "term"], kind="mergesort").reset_index(drop=True)
     table["rank"] = np.arange(1, len(table) + 1)
     return table[ENRICHMENT_COLUMNS]

@@ -15,19 +15,31 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-__all__ = ["METRICS", "classification_metrics", "metrics_table", "predicted_labels"]
+__all__ = ["DEFAULT_THRESHOLD", "METRICS", "classification_metrics", "metrics_table", "predicted_labels"]
 
 #: The seven scDEAL benchmark metrics, then weighted F1 (the reference code's "F1").
 METRICS = ("f1", "auroc", "ap", "precision", "recall", "ami", "ari", "f1_weighted")
 
+#: Probability of sensitivity from which a sample is labelled sensitive (scDEAL paper, step 5:
+#: "scores in 0.5–1 are sensitive"; 0.5 itself is sensitive).
+DEFAULT_THRESHOLD = 0.5
 
-def predicted_labels(prob_sensitive, threshold: float = 0.5) -> np.ndarray:
-    """Binary labels from probabilities: 1 (sensitive) where ``prob ≥ threshold`` (paper, step 5:
-    scores in 0.5–1 are sensitive)."""
+
+def predicted_labels(prob_sensitive, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+    """The one probability → label rule: 1 (sensitive) where ``prob ≥ threshold``, else 0.
+
+    Args:
+        prob_sensitive: probabilities of sensitivity, any shape (array, Series, list).
+        threshold: the cut; a probability equal to it is sensitive.
+
+    Returns:
+        int array of the same shape; NaN probabilities give 0 (callers that must keep them
+        unlabelled mask them, as :func:`drugshift.patient_analysis.labels_at_threshold` does).
+    """
     return (np.asarray(prob_sensitive, dtype=float) >= threshold).astype(int)
 
 
-def classification_metrics(y_true, prob_sensitive, threshold: float = 0.5) -> dict[str, float]:
+def classification_metrics(y_true, prob_sensitive, threshold: float = DEFAULT_THRESHOLD) -> dict[str, float]:
     """The seven scDEAL benchmark metrics (paper, "Benchmarking metrics") plus a few counts.
 
     Args:

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["SCORES", "gene_scores", "prepare_domains", "select_genes", "standardise_domains"]
+__all__ = ["SCORES", "domain_statistics", "gene_scores", "prepare_domains", "select_genes", "standardisation",
+           "standardise_domains"]
 
 SCORES = ("unique", "variance", "mad")
 
@@ -91,6 +92,19 @@ def select_genes(domains: Mapping[str, pd.DataFrame], k: int, method: str = "uni
     return [g for g in shared if g in chosen]
 
 
+def domain_statistics(frame: pd.DataFrame, genes: list[str], name: str = "domain") -> pd.DataFrame:
+    """Per-gene mean and SD (population) of one domain on ``genes``: the standardisation
+    :func:`standardise_domains` applies. Constant genes get SD 1, so they become 0.
+
+    Returns a frame indexed by gene with float64 columns ``mean``, ``sd``.
+    """
+    missing = [g for g in genes if g not in frame.columns]
+    if missing:
+        raise ValueError(f"domain {name!r} lacks {len(missing)} selected gene(s), e.g. {missing[:5]}")
+    x = frame[genes].astype(np.float64)
+    return pd.DataFrame({"mean": x.mean(axis=0), "sd": x.std(axis=0, ddof=0).replace(0, 1.0).fillna(1.0)})
+
+
 def standardise_domains(domains: Mapping[str, pd.DataFrame], genes: list[str]) -> dict[str, pd.DataFrame]:
     """Restrict every domain to ``genes`` and z-score each gene within each domain (float32).
 
@@ -100,12 +114,21 @@ def standardise_domains(domains: Mapping[str, pd.DataFrame], genes: list[str]) -
     """
     out = {}
     for name, frame in domains.items():
-        missing = [g for g in genes if g not in frame.columns]
-        if missing:
-            raise ValueError(f"domain {name!r} lacks {len(missing)} selected gene(s), e.g. {missing[:5]}")
+        stats = domain_statistics(frame, genes, name)
         x = frame[genes].astype(np.float64)
-        sd = x.std(axis=0, ddof=0).replace(0, 1.0).fillna(1.0)
-        out[name] = ((x - x.mean(axis=0)) / sd).fillna(0.0).astype(np.float32)
+        out[name] = ((x - stats["mean"]) / stats["sd"]).fillna(0.0).astype(np.float32)
+    return out
+
+
+def standardisation(statistics: pd.DataFrame, genes: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The per-domain ``(mean, sd)`` arrays in ``genes`` order from the long table
+    :func:`prepare_domains` returns (``domain, gene, mean, sd``), for a model to carry."""
+    out = {}
+    for domain, part in statistics.groupby("domain", sort=False):
+        part = part.set_index("gene").reindex(genes)
+        if part[["mean", "sd"]].isna().any().any():
+            raise ValueError(f"standardisation of domain {domain!r} lacks some of the {len(genes)} genes")
+        out[str(domain)] = (part["mean"].to_numpy(np.float64), part["sd"].to_numpy(np.float64))
     return out
 
 
@@ -115,7 +138,7 @@ def prepare_domains(
     k: int,
     method: str = "unique",
     standardise: bool = True,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """CODE-AE inputs from a cell-line table and one table per patient cohort (samples × genes).
 
     Genes: :func:`select_genes` over the cell lines and the pooled patients (two domains, as in
@@ -123,12 +146,14 @@ def prepare_domains(
     ``standardise``, else unchanged.
 
     Returns:
-        ``(cell_lines, patients, genes)``: cell lines × selected genes; patients × (``cohort``
-        column + selected genes), index = sample id; and a table ``gene`` with each domain's
-        score and whether it was in that domain's top ``k``.
+        ``(cell_lines, patients, genes, statistics)``: cell lines × selected genes; patients ×
+        (``cohort`` column + selected genes), index = sample id; a table ``gene`` with each
+        domain's score; and the standardisation applied, ``domain`` (``cell_lines`` or the
+        cohort), ``gene``, ``mean``, ``sd`` (0 and 1 without standardisation), which a model
+        needs to standardise new samples of a domain the same way.
     """
     if not cohorts:
-        raise ValueError("CODE-AE needs at least one patient cohort (patients.tcga or patients.pdtc)")
+        raise ValueError("CODE-AE needs at least one patient cohort (an entry of `patients`)")
     pooled = pd.concat([c[[g for g in c.columns if all(g in o.columns for o in cohorts.values())]]
                         for c in cohorts.values()])
     genes = select_genes({"cell_lines": cell_lines, "patients": pooled}, k, method)
@@ -136,10 +161,15 @@ def prepare_domains(
     for name, frame in {"cell_lines": cell_lines, "patients": pooled}.items():
         scores = gene_scores(frame[genes], method)
         table[f"{name}_score"] = scores.to_numpy()
+    domains = {"cell_lines": cell_lines, **cohorts}
     if standardise:
-        std = standardise_domains({"cell_lines": cell_lines, **cohorts}, genes)
+        std = standardise_domains(domains, genes)
+        stats = {name: domain_statistics(frame, genes, name) for name, frame in domains.items()}
     else:
-        std = {name: frame[genes].astype(np.float32) for name, frame in {"cell_lines": cell_lines, **cohorts}.items()}
+        std = {name: frame[genes].astype(np.float32) for name, frame in domains.items()}
+        stats = {name: pd.DataFrame({"mean": 0.0, "sd": 1.0}, index=pd.Index(genes)) for name in domains}
+    statistics = pd.concat([s.rename_axis("gene").reset_index().assign(domain=name) for name, s in stats.items()],
+                           ignore_index=True)[["domain", "gene", "mean", "sd"]]
     parts = []
     for name in cohorts:
         part = std[name].copy()
@@ -151,4 +181,4 @@ def prepare_domains(
     patients.index.name = "sample"
     cl = std["cell_lines"]
     cl.index.name = cell_lines.index.name or "cell_line"
-    return cl, patients, table
+    return cl, patients, table, statistics

@@ -29,6 +29,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from drugshift.evaluate import DEFAULT_THRESHOLD, predicted_labels
+from drugshift.graph import neighbors
+
 __all__ = [
     "OUTPUTS",
     "CriticalGeneThresholds",
@@ -63,7 +66,7 @@ _log = logging.getLogger(__name__)
 
 
 def cell_path(model) -> nn.Module:
-    """``Es → P → softmax`` of a :class:`~drugshift.models.scdeal.ScDEALResult`, in eval mode:
+    """``Es → P → softmax`` of a fitted :class:`~drugshift.models.scdeal.ScDEAL`, in eval mode:
     ``(cells, genes) → (cells, 2)`` probabilities (column 1 = sensitive)."""
     return model.cell_model(probabilities=True)
 
@@ -164,10 +167,10 @@ def completeness_error(network: nn.Module, X, attributions: Mapping[str, np.ndar
     return {name: np.abs(np.asarray(attributions[name]).sum(axis=1) - delta[:, t]) for name, t in OUTPUTS.items()}
 
 
-def predicted_groups(prob_sensitive, threshold: float = 0.5) -> pd.Categorical:
-    """``sensitive`` where the probability is ≥ ``threshold``, else ``resistant``."""
-    prob = np.asarray(prob_sensitive, dtype=float)
-    return pd.Categorical(np.where(prob >= threshold, "sensitive", "resistant"), categories=["sensitive", "resistant"])
+def predicted_groups(prob_sensitive, threshold: float = DEFAULT_THRESHOLD) -> pd.Categorical:
+    """``sensitive`` where :func:`drugshift.evaluate.predicted_labels` gives 1, else ``resistant``."""
+    labels = predicted_labels(prob_sensitive, threshold)
+    return pd.Categorical(np.where(labels == 1, "sensitive", "resistant"), categories=["sensitive", "resistant"])
 
 
 def attribution_anndata(attributions: Mapping[str, np.ndarray], obs: pd.DataFrame, var_names: Sequence[str],
@@ -182,7 +185,7 @@ def attribution_anndata(attributions: Mapping[str, np.ndarray], obs: pd.DataFram
     sens = np.asarray(attributions["sensitive"], dtype=np.float32)
     obs = obs.copy()
     obs["sens_prob"] = np.asarray(prob_sensitive, dtype=np.float32)
-    obs["sens_label"] = (obs["sens_prob"] >= 0.5).astype(np.int8)
+    obs["sens_label"] = predicted_labels(obs["sens_prob"]).astype(np.int8)
     obs["predicted"] = predicted_groups(obs["sens_prob"])
     out = ad.AnnData(sens.copy(), obs=obs, var=pd.DataFrame(index=pd.Index(list(var_names), name="gene")))
     for name in OUTPUTS:
@@ -506,10 +509,7 @@ def diffusion_pseudotime(adata: ad.AnnData, root_cells, layer: str | None = "log
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sc.pp.pca(work, n_comps=max(2, min(n_pcs, n - 1, g - 1)), random_state=seed)
-        # Exact kNN (sklearn): from 4096 cells on scanpy otherwise switches to pynndescent, whose
-        # sparse output it cannot read with scipy >= 1.15 (csr_array has no getnnz).
-        sc.pp.neighbors(work, n_neighbors=max(2, min(n_neighbors, n - 1)), use_rep="X_pca", method="gauss",
-                        knn=True, transformer="sklearn", random_state=seed)
+        neighbors(work, use_rep="X_pca", n_neighbors=n_neighbors, method="gauss", seed=seed)
         sc.tl.diffmap(work, n_comps=max(2, min(n_dcs + 1, n - 2)))
         dc1 = work.obsm["X_diffmap"][:, 1]  # component 0 is the trivial stationary one
         others = dc1[~root_cells].mean() if (~root_cells).any() else 0.0

@@ -5,7 +5,7 @@ Public API (all pure functions on pandas objects; 1 = sensitive, 0 = resistant):
 
 * :func:`response_matrix` — long predictions (or drug → Series) → a patients × drugs matrix of
   predicted probabilities of sensitivity.
-* :func:`threshold_labels`, :func:`extreme_labels` — that matrix → 1/0 labels: at a probability
+* :func:`labels_at_threshold`, :func:`extreme_labels` — that matrix → 1/0 labels: at a probability
   threshold, or per drug the top / bottom ``fraction`` of patients (the paper's 5 % ranking;
   the rest NaN, i.e. unlabelled).
 * :func:`bicluster` — ``sklearn.cluster.SpectralBiclustering`` of the matrix into patient and
@@ -30,14 +30,16 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from drugshift import evaluate
+
 __all__ = [
     "bicluster",
     "cluster_zscores",
     "extreme_labels",
     "parse_targets",
     "response_matrix",
+    "labels_at_threshold",
     "target_association",
-    "threshold_labels",
 ]
 
 _log = logging.getLogger(__name__)
@@ -93,10 +95,12 @@ def response_matrix(
     return wide
 
 
-def threshold_labels(matrix: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
-    """1 where the predicted probability is ≥ ``threshold``, 0 below, NaN where missing."""
-    out = (matrix >= threshold).astype(float)
-    return out.where(matrix.notna())
+def labels_at_threshold(matrix: pd.DataFrame, threshold: float = evaluate.DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """Patients × drugs probabilities → labels by :func:`drugshift.evaluate.predicted_labels`:
+    1 where the probability is ≥ ``threshold``, 0 below, NaN where the probability is missing."""
+    labels = pd.DataFrame(evaluate.predicted_labels(matrix, threshold).astype(float), index=matrix.index,
+                          columns=matrix.columns)
+    return labels.where(matrix.notna())
 
 
 def extreme_labels(matrix: pd.DataFrame, fraction: float = 0.05) -> pd.DataFrame:
@@ -293,7 +297,7 @@ def target_association(
     Args:
         expression: patients × genes expression.
         predicted_labels: patients × drugs, 1 = predicted sensitive, 0 = resistant, NaN =
-            unlabelled (e.g. :func:`threshold_labels` or :func:`extreme_labels`).
+            unlabelled (e.g. :func:`labels_at_threshold` or :func:`extreme_labels`).
         drug_targets: drug → target genes.
         min_group: fewest patients per group for a test.
         log: logger for the summary of what was skipped.

@@ -73,8 +73,10 @@ def plot_prediction_umap(predictions, path: str | Path, seed: int = 42) -> None:
     predicted label and predicted probability of sensitivity."""
     import scanpy as sc
 
+    from drugshift.graph import neighbors
+
     adata = predictions.copy()
-    sc.pp.neighbors(adata, use_rep="X_scdeal", transformer="sklearn", random_state=seed)  # exact kNN, any size
+    neighbors(adata, use_rep="X_scdeal", seed=seed)
     sc.tl.umap(adata, random_state=seed)
     xy = adata.obsm["X_umap"]
     obs = adata.obs

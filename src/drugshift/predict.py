@@ -6,9 +6,16 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from drugshift.evaluate import classification_metrics
+from drugshift.evaluate import classification_metrics, predicted_labels
 
+#: Probability at and above which a cell is labelled sensitive (paper, step 5).
 THRESHOLD = 0.5
+
+
+def scdeal_predictions(model, cells: ad.AnnData) -> ad.AnnData:
+    """:func:`annotate_predictions` of a trained :class:`~drugshift.models.scdeal.ScDEAL` on
+    ``cells`` (matched to the model's genes by name)."""
+    return annotate_predictions(cells, model.predict(cells), model.predict_no_transfer(cells), model.embed(cells))
 
 
 def annotate_predictions(cells: ad.AnnData, prob_transfer: np.ndarray, prob_no_transfer: np.ndarray,
@@ -23,9 +30,9 @@ def annotate_predictions(cells: ad.AnnData, prob_transfer: np.ndarray, prob_no_t
     """
     out = cells.copy()
     out.obs["sens_prob"] = prob_transfer.astype(np.float32)
-    out.obs["sens_label"] = (prob_transfer >= THRESHOLD).astype(np.int8)
+    out.obs["sens_label"] = predicted_labels(prob_transfer, THRESHOLD).astype(np.int8)
     out.obs["sens_prob_no_transfer"] = prob_no_transfer.astype(np.float32)
-    out.obs["sens_label_no_transfer"] = (prob_no_transfer >= THRESHOLD).astype(np.int8)
+    out.obs["sens_label_no_transfer"] = predicted_labels(prob_no_transfer, THRESHOLD).astype(np.int8)
     out.obsm["X_scdeal"] = embedding.astype(np.float32)
     return out
 

@@ -280,37 +280,6 @@ def _fit(step, validate, modules, n_train, epochs, batch_size, patience, generat
     return hist
 
 
-def load_checkpoint(path, fmt: str, version: int, what: str, device: torch.device) -> dict:
-    """Deprecated: model folders are read by :func:`drugshift.checkpoint.read_model_dir`.
-
-    Read a drugshift model file written with ``torch.save`` as a plain dict, onto ``device``.
-
-    Args:
-        fmt, version: the ``format`` and ``version`` keys the file must carry.
-        what: the model's name in error messages (e.g. ``"scDEAL"``).
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: unreadable, another format, or another version; each names the file.
-    """
-    from pathlib import Path
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: {what} model file not found")
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as e:  # pickle/zip errors carry no file name
-        raise ValueError(f"{path}: not a readable drugshift {what} model file ({e})") from e
-    found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-    if found != fmt:
-        raise ValueError(f"{path}: not a drugshift {what} model file (format {found!r}, expected {fmt!r})")
-    if payload.get("version") != version:
-        raise ValueError(f"{path}: {what} model format version {payload.get('version')} is not supported "
-                         f"(expected {version})")
-    return payload
-
-
 def as_float_matrix(x, what: str, n_genes: int | None = None) -> np.ndarray:
     """A model input as a dense float32 ``(samples, genes)`` array, checked.
 

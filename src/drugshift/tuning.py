@@ -4,7 +4,8 @@ The paper searched 480 combinations of six hyperparameters (sampling, predictor 
 rate, encoder widths, dropout, bottleneck). Choosing among them with the cells' ground truth
 would report a best case no user can reproduce on unlabelled cells, so here every combination
 trains only the bulk model (:func:`drugshift.models.scdeal.fit_bulk_model`: steps 1–2, no cell
-is seen) and is scored on the bulk validation split; the winner is then used for the full model.
+is seen) and is scored on the bulk validation split; the winner is then used for the full model
+(:func:`drugshift.params.resolve_scdeal_params` takes it as ``tuned``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+
+from drugshift.params import ScDEALParams
 
 __all__ = ["expand_grid", "select_setting", "tune_bulk_model"]
 
@@ -46,13 +49,13 @@ def expand_grid(grid: Mapping[str, list]) -> list[dict]:
     return combos
 
 
-def tune_bulk_model(X_bulk, y_bulk, base_params: Mapping, grid: Mapping[str, list], seeds: int = 1,
+def tune_bulk_model(X_bulk, y_bulk, base_params: ScDEALParams, grid: Mapping[str, list], seeds: int = 1,
                     metric: str = "auroc", log: logging.Logger | None = None, device: str = "auto") -> pd.DataFrame:
     """Score every grid combination by the bulk model's validation ``metric``.
 
     Args:
         X_bulk, y_bulk: scaled bulk profiles and 0/1 labels.
-        base_params: scDEAL parameters the grid overrides (``seed`` included).
+        base_params: the dataset's resolved scDEAL parameters, which the grid overrides.
         grid: ``{parameter: [values]}`` (see :func:`expand_grid`).
         seeds: each combination is trained with seeds ``seed .. seed + seeds - 1`` (each a
             different 64/16/20 split) and scored by the mean.
@@ -67,12 +70,12 @@ def tune_bulk_model(X_bulk, y_bulk, base_params: Mapping, grid: Mapping[str, lis
 
     log = log or _log
     combos = expand_grid(grid)
-    base_seed = int(base_params.get("seed", 42))
+    base_seed = base_params.seed
     rows = []
     for i, combo in enumerate(combos):
         val, test = [], []
         for k in range(seeds):
-            metrics = fit_bulk_model(X_bulk, y_bulk, {**base_params, **combo, "seed": base_seed + k},
+            metrics = fit_bulk_model(X_bulk, y_bulk, base_params.replace(**combo, seed=base_seed + k),
                                      log=_fits_log, device=device)
             val.append(metrics["source_val"][metric])
             test.append(metrics["source_test"][metric])

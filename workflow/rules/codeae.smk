@@ -1,5 +1,6 @@
-# CODE-AE arm: gene selection, pretraining per method, per-drug fine-tuning (5-fold CV on cell
-# lines), zero-shot prediction of TCGA patients and PDTC models, benchmark, biclustering.
+# CODE-AE arm: gene selection, pretraining per method, per-drug cross-validated fine-tuning on
+# labelled cell lines, zero-shot prediction of every patient cohort, benchmark, biclustering.
+# Every method's parameters come from drugshift.params.resolve_codeae_params (codeae_method_params).
 wildcard_constraints:
     method="[a-z0-9_]+",
 
@@ -12,6 +13,7 @@ rule select_features:
         cell_lines="results/codeae/data/cell_lines.parquet",
         patients="results/codeae/data/patients.parquet",
         genes="results/codeae/data/genes.tsv",
+        standardisation="results/codeae/data/standardisation.parquet",
     params:
         features=CODEAE["features"],
     conda:
@@ -29,12 +31,10 @@ rule pretrain_codeae:
         cell_lines="results/codeae/data/cell_lines.parquet",
         patients="results/codeae/data/patients.parquet",
     output:
-        encoder="results/codeae/{method}/pretrain/encoder.pt",
+        encoder=directory("results/codeae/{method}/pretrain/encoder"),
         card="results/codeae/{method}/pretrain/deconfounding.json",
     params:
-        codeae=CODEAE["params"],
-        baselines=CODEAE["baselines"],
-        seed=config["seed"],
+        method_params=codeae_method_params,
         device=config["device"],
     threads: config["threads_per_training_job"]
     resources:
@@ -53,14 +53,13 @@ rule finetune_codeae:
     input:
         unpack(codeae_encoder_input),
         cell_lines="results/codeae/data/cell_lines.parquet",
+        standardisation="results/codeae/data/standardisation.parquet",
         labels="results/bulk/labels/{drug}.parquet",
     output:
-        model="results/codeae/{method}/{drug}/model.pt",
-        cv="results/codeae/{method}/{drug}/cv.json",
+        model=directory("results/codeae/{method}/{drug}/model"),
     params:
-        finetune=CODEAE["finetune"],
-        codeae=CODEAE["params"],
-        seed=config["seed"],
+        method_params=codeae_method_params,
+        drug=drug_name,
         device=config["device"],
     threads: config["threads_per_training_job"]
     resources:
@@ -77,12 +76,10 @@ rule finetune_codeae:
 
 rule predict_codeae:
     input:
-        model="results/codeae/{method}/{drug}/model.pt",
+        model="results/codeae/{method}/{drug}/model",
         patients="results/codeae/data/patients.parquet",
     output:
         "results/codeae/{method}/{drug}/predictions.parquet",
-    params:
-        drug=drug_name,
     conda:
         "../../envs/environment.yaml"
     log:
@@ -95,17 +92,15 @@ rule predict_codeae:
 
 rule benchmark_codeae:
     input:
+        models=expand("results/codeae/{method}/{drug}/model", method=CODEAE_METHODS, drug=CODEAE_DRUGS),
         predictions=expand("results/codeae/{method}/{drug}/predictions.parquet", method=CODEAE_METHODS,
                            drug=CODEAE_DRUGS),
-        cv=expand("results/codeae/{method}/{drug}/cv.json", method=CODEAE_METHODS, drug=CODEAE_DRUGS),
-        **{f"{c}_labels": f"results/patients/{c}/{'clinical' if c == 'tcga' else 'response'}.parquet"
-           for c in CODEAE_COHORTS},
+        labels=expand("results/patients/{cohort}/labels.parquet", cohort=CODEAE_COHORTS),
     output:
         table="results/codeae/benchmark.tsv",
         summary="results/codeae/rank_summary.tsv",
     params:
-        pdtc_drugs=CODEAE["pdtc_drugs"],
-        tcga_drugs=CODEAE["tcga_drugs"],
+        cohorts=CODEAE_COHORTS,
     conda:
         "../../envs/environment.yaml"
     log:
@@ -128,6 +123,7 @@ rule bicluster_patients:
         association="results/codeae/bicluster/target_association.tsv",
         figure=report("results/figures/codeae/bicluster.png", caption="../report/codeae_bicluster.rst", category="CODE-AE"),
     params:
+        cohort=BICLUSTER_COHORT,
         bicluster=CODEAE["bicluster"],
         drug_targets=CODEAE["drug_targets"],
         seed=config["seed"],

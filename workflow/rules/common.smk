@@ -1,9 +1,10 @@
 # Helpers shared by all stages: names, targets, input functions.
 import re
 
+from drugshift.cohorts import Cohort
 from drugshift.io.sc_formats import values_of as sc_values_of
 from drugshift.methods import needs_pretraining
-from drugshift.params import ConfigError, check_config
+from drugshift.params import ConfigError, check_config, resolve_codeae_params
 
 # Every job's parameters, resolved once now: a misspelled or ill-typed key stops `snakemake -n`
 # with its path, before any job runs.
@@ -98,23 +99,21 @@ def sc_inputs(wildcards):
     return inputs
 
 
-def tcga_inputs():
-    """TCGA inputs of tidy_tcga; a list of per-project clinical drug tables is stacked first."""
-    inputs = dict(config["patients"].get("tcga", {}))
-    if isinstance(inputs.get("clinical_drug"), list):
-        inputs["clinical_drug"] = "results/patients/tcga/clinical_drug_stacked.tsv"
-    return inputs
+def cohort_inputs(wildcards):
+    """Every file of one patient cohort (expression, labels, drug-name map, probe map)."""
+    return PATIENTS[wildcards.cohort].files()
+
+
+from drugshift.params import resolve_scdeal_params
 
 
 def scdeal_params(wildcards):
-    """scDEAL hyperparameters of one dataset: global params, then its overrides, mode and seed."""
-    cfg = config["scdeal"]
-    return {
-        **cfg["params"],
-        **cfg["datasets"].get(wildcards.dataset, {}),
-        "mode": cfg["mode"],
-        "seed": config["seed"],
-    }
+    """The resolved scDEAL parameters of a job (drugshift.params.resolve_scdeal_params; the
+    script resolves them again with the tuned selection), as a params value so that a changed
+    parameter reruns the job."""
+    return resolve_scdeal_params(
+        config, wildcards.dataset, wildcards.get("setting"), wildcards.get("replicate")
+    ).to_dict()
 
 
 TUNING = config["scdeal"]["tuning"]
@@ -215,7 +214,7 @@ def all_targets():
     targets += [f"results/figures/qc/{ds}_qc.png" for ds in DATASETS]
     for ds in DATASETS:
         drug = slug(SC_DATASETS[ds]["drug"])
-        targets.append(f"results/scdeal/{ds}/{drug}/model.json")
+        targets.append(f"results/scdeal/{ds}/{drug}/metrics.json")
         targets.append(f"results/figures/scdeal/{ds}_{drug}_umap.png")
     if DATASETS:
         targets.append("results/scdeal/summary.tsv")
@@ -230,16 +229,28 @@ def all_targets():
 
 # CODE-AE arm (workflow/rules/codeae.smk)
 CODEAE = config["codeae"]
+# Every patient cohort checked now (format, keys, labels), naming the key's path on error.
+try:
+    PATIENTS = {name: Cohort.from_config(name, entry) for name, entry in config["patients"].items()}
+except ConfigError as e:
+    raise WorkflowError(f"invalid configuration: {e}") from None
+CODEAE_COHORTS = list(PATIENTS)
 CODEAE_METHODS = list(CODEAE["methods"]) if CODEAE["enabled"] else []
 CODEAE_PRETRAINED = [m for m in CODEAE_METHODS if needs_pretraining(m)]
-CODEAE_DRUGS = [slug(d) for d in CODEAE["drugs"]] if CODEAE["enabled"] else []
-CODEAE_COHORTS = [c for c in ("tcga", "pdtc") if c in config["patients"]]
+CODEAE_DRUG_NAMES = list(CODEAE["drugs"]) if CODEAE["enabled"] else []
+CODEAE_DRUGS = [slug(d) for d in CODEAE_DRUG_NAMES]
+BICLUSTER_COHORT = CODEAE["bicluster"]["cohort"]
+
+
+def codeae_method_params(wildcards):
+    """The method's resolved parameters (drugshift.params.resolve_codeae_params), as a dict."""
+    return resolve_codeae_params(config, wildcards.method).to_dict()
 
 
 def codeae_encoder_input(wildcards):
     """The pretrained encoder of methods that have one (none for mlp and the shallow baselines)."""
     if wildcards.method in CODEAE_PRETRAINED:
-        return {"encoder": f"results/codeae/{wildcards.method}/pretrain/encoder.pt"}
+        return {"encoder": f"results/codeae/{wildcards.method}/pretrain/encoder"}
     return {}
 
 
@@ -248,6 +259,6 @@ def codeae_targets():
         return []
     targets = [f"results/codeae/{m}/pretrain/deconfounding.json" for m in CODEAE_PRETRAINED]
     targets += ["results/codeae/benchmark.tsv", "results/codeae/rank_summary.tsv"]
-    if "tcga" in CODEAE_COHORTS:
+    if BICLUSTER_COHORT in CODEAE_COHORTS:
         targets += ["results/codeae/bicluster/patient_clusters.tsv", "results/figures/codeae/bicluster.png"]
     return targets

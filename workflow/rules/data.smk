@@ -63,48 +63,26 @@ rule tidy_sc:
         "../scripts/tidy_sc.py"
 
 
-rule stack_clinical_drug:
+wildcard_constraints:
+    cohort="|".join(re.escape(c) for c in CODEAE_COHORTS) or "NO_COHORT",
+
+
+# One rule for every patient / tumour-model cohort (`patients.<name>`, any format): expression on
+# a log scale and, where the cohort has labels, one row per (sample, GDSC drug) for scoring.
+rule tidy_cohort:
     input:
-        config["patients"].get("tcga", {}).get("clinical_drug", []),
+        unpack(cohort_inputs),
     output:
-        "results/patients/tcga/clinical_drug_stacked.tsv",
+        expression="results/patients/{cohort}/expression.parquet",
+        labels="results/patients/{cohort}/labels.parquet",
+    params:
+        cohort=lambda wc: config["patients"][wc.cohort],
+        drugs=CODEAE_DRUG_NAMES,
     conda:
         "../../envs/environment.yaml"
     log:
-        "logs/stack_clinical_drug.log",
+        "logs/tidy_cohort/{cohort}.log",
     benchmark:
-        "benchmarks/rules/stack_clinical_drug.tsv"
+        "benchmarks/rules/tidy_cohort/{cohort}.tsv"
     script:
-        "../scripts/stack_clinical_drug.py"
-
-
-rule tidy_tcga:
-    input:
-        **tcga_inputs(),
-    output:
-        expression="results/patients/tcga/expression.parquet",
-        clinical="results/patients/tcga/clinical.parquet",
-    conda:
-        "../../envs/environment.yaml"
-    log:
-        "logs/tidy_tcga.log",
-    benchmark:
-        "benchmarks/rules/tidy_tcga.tsv"
-    script:
-        "../scripts/tidy_tcga.py"
-
-
-rule tidy_pdtc:
-    input:
-        **config["patients"].get("pdtc", {}),
-    output:
-        expression="results/patients/pdtc/expression.parquet",
-        response="results/patients/pdtc/response.parquet",
-    conda:
-        "../../envs/environment.yaml"
-    log:
-        "logs/tidy_pdtc.log",
-    benchmark:
-        "benchmarks/rules/tidy_pdtc.tsv"
-    script:
-        "../scripts/tidy_pdtc.py"
+        "../scripts/tidy_cohort.py"

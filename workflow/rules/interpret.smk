@@ -7,7 +7,7 @@ GENESETS = INTERPRET["enrichment"]["genesets"]
 
 rule integrated_gradients:
     input:
-        model="results/scdeal/{dataset}/{drug}/model.pt",
+        model="results/scdeal/{dataset}/{drug}/model",
         predictions="results/scdeal/{dataset}/{drug}/predictions.h5ad",
         bulk="results/sc/{dataset}/bulk_aligned.parquet",
     output:

@@ -8,8 +8,9 @@ rule train_scdeal:
         bulk="results/sc/{dataset}/bulk_aligned.parquet",
         labels="results/bulk/labels/{drug}.parquet",
     output:
-        model="results/scdeal/{dataset}/{drug}/model.pt",
-        training="results/scdeal/{dataset}/{drug}/training.json",
+        # The model folder (drugshift.models.scdeal.ScDEAL.save): model.json (the model card)
+        # and weights.pt; every later rule reads the model from here.
+        model=directory("results/scdeal/{dataset}/{drug}/model"),
     params:
         hyper=scdeal_params,
         device=config["device"],
@@ -28,7 +29,7 @@ rule train_scdeal:
 
 rule predict_scdeal:
     input:
-        model="results/scdeal/{dataset}/{drug}/model.pt",
+        model="results/scdeal/{dataset}/{drug}/model",
         cells="results/sc/{dataset}/processed.h5ad",
     output:
         "results/scdeal/{dataset}/{drug}/predictions.h5ad",
@@ -44,11 +45,9 @@ rule predict_scdeal:
 
 rule evaluate_scdeal:
     input:
-        predictions="results/scdeal/{dataset}/{drug}/predictions.h5ad",
-        training="results/scdeal/{dataset}/{drug}/training.json",
+        "results/scdeal/{dataset}/{drug}/predictions.h5ad",
     output:
-        metrics="results/scdeal/{dataset}/{drug}/metrics.json",
-        card="results/scdeal/{dataset}/{drug}/model.json",
+        "results/scdeal/{dataset}/{drug}/metrics.json",
     conda:
         "../../envs/environment.yaml"
     log:

@@ -53,7 +53,7 @@ rule ablate_scdeal:
         setting="[a-z_]+",
         replicate="(seed|sub)[0-9]+",
     params:
-        hyper=lambda wc: {**scdeal_params(wc), **EVAL["params"]},
+        hyper=scdeal_params,
         fraction=EVAL["subsample_fraction"],
         linear_C=EVAL["linear_C"],
         device=config["device"],

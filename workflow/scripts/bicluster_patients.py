@@ -10,7 +10,8 @@ from drugshift.plots import plot_bicluster
 log = runlog.start(snakemake.log[0])
 cfg = snakemake.params.bicluster
 predictions = pd.concat([pd.read_parquet(p) for p in snakemake.input.predictions])
-predictions = predictions[predictions["cohort"] == "tcga"]
+cohort = snakemake.params.cohort
+predictions = predictions[predictions["cohort"] == cohort]
 matrix = response_matrix(predictions, sample="sample", drug="drug", value="sens_prob")
 rows, cols = bicluster(matrix, cfg["n_patient_clusters"], cfg["n_drug_clusters"], snakemake.params.seed, log=log)
 zscores = cluster_zscores(matrix, rows, cols)
@@ -18,7 +19,7 @@ rows.to_frame().to_csv(snakemake.output.clusters, sep="\t")
 cols.to_frame().to_csv(snakemake.output.drug_clusters, sep="\t")
 zscores.to_csv(snakemake.output.zscores, sep="\t", index=False, float_format="%.4f")
 patients = pd.read_parquet(snakemake.input.patients)
-expression = patients[patients["cohort"] == "tcga"].drop(columns="cohort")
+expression = patients[patients["cohort"] == cohort].drop(columns="cohort")
 # The paper calls the top / bottom 5 % of each drug's ranked scores responsive / resistant.
 labels = extreme_labels(matrix, cfg["extreme_fraction"])
 association = target_association(expression, labels, snakemake.params.drug_targets, log=log)

@@ -1,27 +1,28 @@
-"""Rule finetune_codeae: 5-fold CV fine-tuning of one method for one drug on labelled cell lines."""
+"""Rule finetune_codeae: one method's model of one drug, cross-validated (k folds) on labelled
+cell lines, saved as one model folder (drugshift.models.codeae.DrugResponseModel)."""
 
-import numpy as np
+from pathlib import Path
+
 import pandas as pd
 import torch
 
 from drugshift import runlog
-from drugshift.cards import environment, provenance, write_json
-from drugshift.models.codeae import cross_validate_method, load_encoder, save_folds
+from drugshift.features import standardisation
+from drugshift.models.codeae import CodeAE, DrugResponseModel
 from drugshift.preprocess import labelled_bulk
 
 log = runlog.start(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-method, drug = snakemake.wildcards.method, snakemake.wildcards.drug
-X, y = labelled_bulk(pd.read_parquet(snakemake.input.cell_lines), pd.read_parquet(snakemake.input.labels))
-encoder = load_encoder(snakemake.input.encoder, snakemake.params.device) if "encoder" in snakemake.input.keys() else None
-params = {**snakemake.params.finetune, "seed": snakemake.params.seed}
-log.info("%s / %s: %d labelled cell lines (%d sensitive)", method, drug, len(y), int(y.sum()))
-folds = cross_validate_method(method, X.to_numpy(np.float32), y, encoder, params, snakemake.params.codeae,
-                              log=log, device=snakemake.params.device, name=f"{method} {drug}")
-save_folds(folds, snakemake.output.model, method, params)
-write_json({"method": method, "drug": drug, "n_cell_lines": len(y), "n_sensitive": int(y.sum()),
-            "folds": [{"fold": f.fold, **f.val_metrics, "stages": f.info.get("stages", [])} for f in folds],
-            "finetune": params, "provenance": provenance(dict(snakemake.input.items())),
-            "environment": environment()}, snakemake.output.cv)
-log.info("%s / %s: held-out cell-line AUROC per fold %s", method, drug,
-         [round(f.val_metrics["auroc"], 3) for f in folds])
+inputs, device = snakemake.input, snakemake.params.device
+cell_lines = pd.read_parquet(inputs.cell_lines)
+genes = list(cell_lines.columns)
+X, y = labelled_bulk(cell_lines, pd.read_parquet(inputs.labels))
+encoder = CodeAE.load(inputs.encoder, device) if "encoder" in inputs.keys() else None
+model = DrugResponseModel(snakemake.wildcards.method, snakemake.params.drug, snakemake.params.method_params,
+                          genes=genes, encoder=encoder,
+                          standardisation=standardisation(pd.read_parquet(inputs.standardisation), genes))
+log.info("%s / %s: %d labelled cell lines (%d sensitive)", model.method, model.drug, len(y), int(y.sum()))
+files = {k: v for k, v in inputs.items() if k != "encoder"}
+if encoder is not None:
+    files["encoder"] = Path(inputs.encoder) / "weights.pt"
+model.fit(X, y, device=device, log=log, files=files).save(snakemake.output.model)

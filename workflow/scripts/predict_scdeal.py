@@ -1,17 +1,14 @@
-"""Rule predict_scdeal: per-cell probabilities of sensitivity, with and without transfer."""
+"""Rule predict_scdeal: per-cell probabilities of sensitivity, with and without transfer, from the model folder."""
 
 import anndata as ad
-import numpy as np
 
 from drugshift import runlog
-from drugshift.models.scdeal import load_scdeal
-from drugshift.predict import annotate_predictions
+from drugshift.models.scdeal import ScDEAL
+from drugshift.predict import scdeal_predictions
 
 log = runlog.start(snakemake.log[0])
-model = load_scdeal(snakemake.input.model)
-cells = ad.read_h5ad(snakemake.input.cells)
-x = np.asarray(cells.X, dtype=np.float32)
-predictions = annotate_predictions(cells, model.predict_cells(x), model.predict_bulk_model_on_cells(x),
-                                   model.embed_cells(x))
+model = ScDEAL.load(snakemake.input.model)
+predictions = scdeal_predictions(model, ad.read_h5ad(snakemake.input.cells))
 predictions.write_h5ad(snakemake.output[0])
-log.info("%d cells, %.1f%% predicted sensitive", predictions.n_obs, 100 * predictions.obs["sens_label"].mean())
+log.info("%s: %d cells, %.1f%% predicted sensitive", model, predictions.n_obs,
+         100 * predictions.obs["sens_label"].mean())

@@ -1,0 +1,274 @@
+"""Patient and tumour-model cohorts of the CODE-AE arm: one ``patients.<name>`` config entry each.
+
+A cohort is expression (samples × genes) and, optionally, drug-response labels used **only** to
+score zero-shot predictions. Formats:
+
+``xena``
+    UCSC Xena genes × samples matrix (TCGA ``tcga_RSEM_gene_tpm``); ``labels``: GDC Biotab
+    clinical drug table(s), RECIST best response (complete/partial response = 1, stable/progressive
+    disease = 0), a patient with several records of a drug counting as a responder if any
+    responded, matched to samples by the 12-character patient barcode; optional ``probemap``
+    (Xena probe map: Ensembl ids → gene symbols).
+``pdtc``
+    PDTC models × genes table; ``labels``: ``DrugResponsesAUCModels.txt`` (AUC below the drug's
+    median across models = 1).
+``table``
+    Any samples × genes CSV/TSV (first column the sample id); ``labels``: one two-column label
+    file (id, 0/1; 1 = responder / sensitive) with ``drug``, or ``{drug: file}`` for several
+    drugs, matched to samples by id.
+
+``drugs`` maps GDSC drug names to the cohort's names (inline, or a TSV with columns
+``gdsc_drug``, ``cohort_drug``, or a PDTC mapping CSV with ``gdsc_name``, ``drug_name``); a drug
+not listed keeps its GDSC name (lower-cased for ``xena`` clinical tables).
+
+``values`` says what the expression is: ``counts`` (→ log2(CPM + 1)), ``tpm`` (→ log2(TPM + 1)),
+``log`` (log-scale already, e.g. Xena's log2(TPM + 0.001)) or ``normalised`` (e.g. z-scores);
+the last two are used as they are. CODE-AE's feature step then z-scores each gene within each
+cohort (``codeae.features.standardise``).
+
+This module is torch-free: the workflow checks every entry when it builds the DAG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from drugshift.params import ConfigError
+
+__all__ = ["FORMATS", "RESERVED_NAMES", "VALUES", "Cohort", "cohort_labels", "read_cohort", "read_drug_names",
+           "to_log_scale"]
+
+FORMATS = ("xena", "pdtc", "table")
+VALUES = ("counts", "tpm", "log", "normalised")
+#: Names a cohort cannot take: the cell-line domain and the cell-line CV rows of the benchmark.
+RESERVED_NAMES = ("cell_lines", "gdsc_cv")
+_KEYS = {
+    "xena": {"format", "expression", "values", "labels", "drugs", "probemap"},
+    "pdtc": {"format", "expression", "values", "labels", "drugs"},
+    "table": {"format", "expression", "values", "labels", "drug"},
+}
+
+
+def _paths(value) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """One checked ``patients.<name>`` entry (see the module docstring).
+
+    Attributes:
+        name: the cohort's name (results/patients/<name>/…).
+        format, values: see :data:`FORMATS`, :data:`VALUES`.
+        expression: expression file(s); several files are stacked (genes shared by all, a sample
+            listed twice kept once).
+        labels: label file(s) (``xena``, ``pdtc``, ``table`` with ``drug``), ``{drug: file}``
+            (``table``) or ``None`` (predicted, not scored).
+        drug: the GDSC drug of a single ``table`` label file.
+        drugs: GDSC name → cohort name, or the file holding that mapping.
+        probemap: ``xena``: the probe map of Ensembl ids to gene symbols.
+    """
+
+    name: str
+    format: str
+    values: str
+    expression: tuple[str, ...]
+    labels: tuple[str, ...] | dict[str, str] | None = None
+    drug: str | None = None
+    drugs: dict[str, str] | str | None = None
+    probemap: str | None = None
+
+    @classmethod
+    def from_config(cls, name: str, entry: Mapping) -> Cohort:
+        """Check a config entry; every problem names its path (``patients.<name>.<key>``).
+
+        Raises:
+            ConfigError: a reserved name, unknown format or values, a key the format does not
+                take, or labels that do not fit the format.
+        """
+        where = f"patients.{name}"
+        if name in RESERVED_NAMES:
+            raise ConfigError(f"{where}: the name {name!r} is reserved; choose another")
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {entry!r}")
+        fmt = entry.get("format")
+        if fmt not in FORMATS:
+            raise ConfigError(f"{where}.format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+        unknown = sorted(set(entry) - _KEYS[fmt])
+        if unknown:
+            raise ConfigError("; ".join(f"{where}.{k}: not a key of format {fmt}" for k in unknown)
+                              + f" (keys: {', '.join(sorted(_KEYS[fmt]))})")
+        for key in ("expression", "values"):
+            if key not in entry:
+                raise ConfigError(f"{where}.{key}: required")
+        if entry["values"] not in VALUES:
+            raise ConfigError(f"{where}.values: expected one of {', '.join(VALUES)}, got {entry['values']!r}")
+        labels = entry.get("labels")
+        if isinstance(labels, Mapping):
+            if fmt != "table":
+                raise ConfigError(f"{where}.labels: a drug → file mapping is for format table; {fmt} takes a file")
+            if "drug" in entry:
+                raise ConfigError(f"{where}.drug: not with a drug → file mapping of labels")
+            labels = {str(k): str(v) for k, v in labels.items()}
+        elif labels is not None:
+            labels = _paths(labels)
+            if fmt == "pdtc" and len(labels) != 1:
+                raise ConfigError(f"{where}.labels: format pdtc takes one DrugResponsesAUCModels file")
+            if fmt == "table" and (len(labels) != 1 or "drug" not in entry):
+                raise ConfigError(f"{where}.labels: format table takes one label file with `drug`, "
+                                  "or a drug → file mapping")
+        drugs = entry.get("drugs")
+        if isinstance(drugs, Mapping):
+            drugs = {str(k): str(v) for k, v in drugs.items()}
+        return cls(name, fmt, entry["values"], _paths(entry["expression"]), labels, entry.get("drug"), drugs,
+                   entry.get("probemap"))
+
+    def files(self) -> dict[str, str | list[str]]:
+        """Every input file, by role (for the workflow's DAG)."""
+        out: dict[str, str | list[str]] = {"expression": list(self.expression)}
+        if isinstance(self.labels, dict):
+            out["labels"] = list(self.labels.values())
+        elif self.labels:
+            out["labels"] = list(self.labels)
+        if isinstance(self.drugs, str):
+            out["drugs"] = self.drugs
+        if self.probemap:
+            out["probemap"] = self.probemap
+        return out
+
+    def drug_names(self) -> dict[str, str]:
+        """GDSC drug name → the cohort's name, for the drugs whose names differ."""
+        if isinstance(self.drugs, str):
+            return read_drug_names(self.drugs)
+        return dict(self.drugs or {})
+
+
+def read_drug_names(path: str | Path) -> dict[str, str]:
+    """A GDSC → cohort drug-name mapping: a TSV/CSV with columns ``gdsc_drug`` and
+    ``cohort_drug``, or a PDTC mapping CSV (``gdsc_name``, ``drug_name``)."""
+    from drugshift.errors import InputError
+    from drugshift.io._table import check_not_missing, check_unique, detect_sep, read_columns, read_table
+    from drugshift.io.pdtc import read_drug_mapping
+
+    path = Path(path)
+    sep = detect_sep(path)
+    header = read_columns(path, (), sep=sep)
+    if "gdsc_name" in header and "drug_name" in header:
+        table = read_drug_mapping(path).rename(columns={"pdtc_drug": "cohort_drug"})
+    else:
+        table = read_table(path, ["gdsc_drug", "cohort_drug"], sep=sep, optional=[], dtype=str)
+        check_not_missing(table, ["gdsc_drug", "cohort_drug"], path)
+        table = table.apply(lambda c: c.str.strip())
+    check_unique(table["gdsc_drug"], path, "GDSC drug name")
+    if table.empty:
+        raise InputError(path, "no drug names")
+    return dict(zip(table["gdsc_drug"], table["cohort_drug"]))
+
+
+def to_log_scale(expression: pd.DataFrame, values: str) -> pd.DataFrame:
+    """Expression on a log scale: ``counts`` → log2(CPM + 1), ``tpm`` → log2(TPM + 1); ``log``
+    and ``normalised`` unchanged. Samples are rows.
+
+    Raises:
+        ValueError: unknown ``values``, or negative counts / TPM.
+    """
+    if values not in VALUES:
+        raise ValueError(f"values must be one of {VALUES}, got {values!r}")
+    if values in ("log", "normalised"):
+        return expression
+    x = expression.to_numpy(dtype=np.float64)
+    if np.nanmin(x) < 0:
+        raise ValueError(f"values: {values} cannot be negative; is the expression already on a log scale (values: log)?")
+    if values == "counts":
+        total = x.sum(axis=1, keepdims=True)
+        x = x / np.where(total > 0, total, 1.0) * 1e6
+    return pd.DataFrame(np.log2(x + 1.0).astype(np.float32), index=expression.index, columns=expression.columns)
+
+
+def _read_expression_file(cohort: Cohort, path: str) -> pd.DataFrame:
+    from drugshift.io.tcga import read_sample_table, read_xena_matrix
+
+    if cohort.format != "xena":
+        return read_sample_table(path)
+    frame = read_xena_matrix(path)
+    if cohort.probemap:
+        from drugshift.io._table import average_duplicate_columns
+        from drugshift.io.xena import read_xena_probemap
+
+        symbols = read_xena_probemap(cohort.probemap)
+        keep = frame.columns.isin(symbols.index)
+        frame = frame.loc[:, keep]
+        frame.columns = pd.Index(symbols.loc[frame.columns].to_numpy(), name="gene")
+        frame = average_duplicate_columns(frame)
+    return frame
+
+
+def read_cohort(cohort: Cohort, drugs: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Expression and labels of one cohort.
+
+    Args:
+        cohort: the checked config entry.
+        drugs: GDSC drug names to look up in the labels.
+
+    Returns:
+        ``(expression, labels)``: float32 samples × genes on a log (or the given normalised)
+        scale, index name ``sample``; labels with columns ``sample``, ``drug`` (GDSC name),
+        ``label`` (1 = responder / sensitive), only samples with expression (empty without
+        labels).
+    """
+    frames = [_read_expression_file(cohort, p) for p in cohort.expression]
+    shared = frames[0].columns
+    for f in frames[1:]:
+        shared = shared[shared.isin(f.columns)]
+    expression = pd.concat([f[shared] for f in frames]) if len(frames) > 1 else frames[0]
+    expression = expression[~expression.index.duplicated(keep="first")]
+    expression = to_log_scale(expression, cohort.values)
+    expression.index.name, expression.columns.name = "sample", "gene"
+    return expression, cohort_labels(cohort, drugs, expression.index)
+
+
+def cohort_labels(cohort: Cohort, drugs: Sequence[str], samples: Sequence[str]) -> pd.DataFrame:
+    """Ground-truth labels of ``drugs`` (GDSC names) for ``samples``, for scoring zero-shot
+    predictions only: columns ``sample``, ``drug``, ``label`` (int, 1 = responder / sensitive),
+    in the order of ``drugs`` then ``samples``."""
+    samples = pd.Index(samples)
+    per_drug: dict[str, pd.Series] = {}
+    names = cohort.drug_names()
+    if cohort.labels is None:
+        pass
+    elif cohort.format == "xena":
+        from drugshift.io.tcga import read_clinical_drug, recist_label
+
+        clinical = pd.concat([read_clinical_drug(p) for p in cohort.labels], ignore_index=True)
+        clinical["label"] = recist_label(clinical["best_response"])
+        key = samples.str.slice(0, 12)
+        for drug in drugs:
+            rows = clinical[(clinical["drug"] == names.get(drug, drug).lower()) & clinical["label"].notna()]
+            per_drug[drug] = pd.Series(key.map(rows.groupby("patient")["label"].max()), index=samples)
+    elif cohort.format == "pdtc":
+        from drugshift.io.pdtc import pdtc_labels, read_pdtc_response
+
+        response = pdtc_labels(read_pdtc_response(cohort.labels[0]))
+        for drug in drugs:
+            rows = response[(response["drug"] == names.get(drug, drug)) & response["label"].notna()]
+            per_drug[drug] = pd.Series(samples.map(rows.drop_duplicates("model").set_index("model")["label"]),
+                                       index=samples)
+    else:
+        from drugshift.io.tcga import read_labels
+
+        files = cohort.labels if isinstance(cohort.labels, dict) else {cohort.drug: cohort.labels[0]}
+        for drug in drugs:
+            if drug in files:
+                per_drug[drug] = read_labels(files[drug]).reindex(samples)
+    parts = [pd.DataFrame({"sample": s.index, "drug": drug, "label": s.to_numpy()}).dropna(subset=["label"])
+             for drug, s in per_drug.items()]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"sample": [], "drug": [], "label": []})
+    out["sample"] = out["sample"].astype(str)
+    out["drug"] = out["drug"].astype(str)
+    out["label"] = out["label"].astype(np.int64)
+    return out

@@ -1,0 +1,343 @@
+"""The scDEAL model object: fit, predict, embed, save and load (the API the workflow, a notebook
+and the command line share)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from drugshift.cards import environment, provenance
+from drugshift.checkpoint import read_model_dir, save_model_dir
+from drugshift.models.scdeal.data import TrainingData, cell_clusters, check_bulk, check_cells
+from drugshift.models.scdeal.module import PARTS, ScDEALModule
+from drugshift.models.scdeal.plan import TrainingPlan
+from drugshift.nn.inference import apply_in_chunks
+from drugshift.params import ScDEALParams
+from drugshift.train import History, as_float_matrix, resolve_device
+
+__all__ = ["KIND", "ScDEAL", "fit_bulk_model"]
+
+#: The model folder's ``kind`` (:func:`drugshift.checkpoint.save_model_dir`).
+KIND = "scdeal"
+#: Per-gene min-max scaler columns that :func:`drugshift.preprocess.align_to_bulk` leaves in ``cells.var``.
+SCALER_COLUMNS = {"cells": ("sc_min", "sc_max"), "bulk": ("bulk_min", "bulk_max")}
+
+_log = logging.getLogger("drugshift.models.scdeal")
+
+
+def _is_anndata(x) -> bool:
+    return hasattr(x, "var_names") and hasattr(x, "obs")
+
+
+def _sha256(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def _names(x, axis: str) -> list[str] | None:
+    """Gene (``axis='genes'``) or sample names of an AnnData or a DataFrame, else ``None``."""
+    if _is_anndata(x):
+        return [str(v) for v in (x.var_names if axis == "genes" else x.obs_names)]
+    if hasattr(x, "columns") and hasattr(x, "index"):
+        return [str(v) for v in (x.columns if axis == "genes" else x.index)]
+    return None
+
+
+class ScDEAL:
+    """scDEAL (Chen et al., 2022): drug response learnt from bulk cell lines, transferred to single cells.
+
+    ``fit(bulk, y_bulk, cells)`` runs the paper's four training stages
+    (:class:`~drugshift.models.scdeal.plan.TrainingPlan`: bulk DAE, predictor, sc DAE, joint
+    DaNN training); ``predict(cells)`` is ``P(Es(x))``, each cell's probability of being
+    sensitive (1); ``save(dir)`` / ``ScDEAL.load(dir)`` write and read one model folder
+    (``model.json``, the card of :meth:`card`, and ``weights.pt``).
+
+    **scDEAL is transductive.** The cell encoder ``Es`` is trained on the target cells
+    themselves (DAE, MMD alignment to the bulk, cluster regulariser), so a saved model
+    predicts the cells it was trained with, and cells of the same dataset (same genes, same
+    preprocessing, same scaler — see the card's ``preprocessing``). It has not seen the
+    distribution of a new dataset: for new data, train the transfer again (``fit`` on the
+    same bulk data and the new cells; the bulk stage is deterministic given the seed, and its
+    weights are in the folder as ``bulk_dae``, ``source_encoder``, ``source_predictor``).
+    :meth:`predict_no_transfer` (the bulk model ``P₀(Eb₀(x))``) involves no cell and applies
+    to any cells.
+
+    Inputs: arrays ``(samples, genes)`` in the model's gene order, or AnnData / DataFrames,
+    whose genes are matched to the model's by name. Cells are the workflow's processed cells
+    (``.X``: log-normalised, min-max scaled per gene), bulk profiles min-max scaled likewise.
+
+    Args:
+        params: :class:`~drugshift.params.ScDEALParams` or a mapping of them.
+        device: ``auto``, ``cpu`` or ``cuda[:N]``.
+
+    Attributes (after ``fit`` or ``load``):
+        params, device, genes (input order, or ``None`` when fitted on bare arrays), drug,
+        history (:class:`~drugshift.train.History` per stage), bulk_metrics (``val``/``test``
+        after joint training, ``source_val``/``source_test`` of the bulk model), split (index
+        arrays ``bulk_train`` … ``cells_val_joint``), clusters (Leiden cluster per training cell
+        or ``None``), module (:class:`~drugshift.models.scdeal.module.ScDEALModule`).
+    """
+
+    def __init__(self, params: ScDEALParams | Mapping | None = None, *, device: str | torch.device = "auto"):
+        self.params = ScDEALParams.from_dict(params)
+        self.device = resolve_device(device)
+        self.module: ScDEALModule | None = None
+        self.genes: list[str] | None = None
+        self.drug: str | None = None
+        self.history: dict[str, History] = {}
+        self.bulk_metrics: dict[str, dict] = {}
+        self.split: dict[str, np.ndarray] = {}
+        self.clusters: np.ndarray | None = None
+        self.training_data: dict = {}
+        self.preprocessing: dict = {}
+        self.trained_on: dict = {}
+
+    # ----------------------------------------------------------------- training
+
+    def fit(self, bulk, y_bulk, cells, *, drug: str | None = None, dataset: str | None = None,
+            clusters: np.ndarray | None = None, training_files: Mapping[str, str | Path] | None = None,
+            log: logging.Logger | None = None) -> ScDEAL:
+        """Train scDEAL end to end (paper, steps 1–4).
+
+        Args:
+            bulk: ``(cell_lines, genes)`` bulk expression, scaled like the cells (a DataFrame
+                gives the cell-line ids and gene names for the card).
+            y_bulk: ``(cell_lines,)`` labels, 1 = sensitive, 0 = resistant.
+            cells: ``(cells, genes)`` single-cell expression; an AnnData is matched to the
+                bulk's genes by name, and its ``.var`` scalers and ``.uns`` values/QC go into
+                the card.
+            drug, dataset: names recorded in the card.
+            clusters: ``(cells,)`` cluster labels for the regulariser; by default Leiden
+                clusters (:func:`~drugshift.models.scdeal.data.cell_clusters`) when
+                ``reg_weight > 0``.
+            training_files: ``{name: path}`` of the files the inputs were read from; their
+                sha256 checksums go into the card.
+            log: logger for progress lines.
+
+        Returns:
+            ``self``, with every module in eval mode on :attr:`device`.
+        """
+        p, log = self.params, log or _log
+        self.module = None
+        genes = _names(bulk, "genes") or _names(cells, "genes")
+        Xb, yb = check_bulk(bulk, y_bulk)
+        Xs = check_cells(self._matrix(cells, "X_sc", genes), Xb.shape[1])
+        if p.mode == "reference":
+            log.info("scDEAL mode=reference: reproducing the reference code's defects (MMD sigma=1000, joint "
+                     "optimiser holds Es only, detached regulariser, DAE target = corrupted input)")
+        if clusters is None and p.reg_weight > 0:
+            clusters = cell_clusters(Xs, p.leiden_resolution, p.seed, neighbors_method=p.leiden_neighbors)
+            log.info("scDEAL: %d Leiden clusters at resolution %g", int(clusters.max()) + 1, p.leiden_resolution)
+        data = TrainingData.build(Xb, yb, Xs, p, self.device, clusters)
+        log.info("scDEAL: %d bulk samples (train %d, val %d, test %d; %d sensitive), %d cells (train %d, held out "
+                 "%d), %d genes, device %s", len(yb), len(data.bulk_train), len(data.bulk_val), len(data.bulk_test),
+                 int(yb.sum()), len(Xs), len(data.cells_train), len(data.cells_val), Xb.shape[1], self.device)
+        self.module = ScDEALModule(Xb.shape[1], p).to(self.device)
+        plan = TrainingPlan(self.module, data, p, log)
+        plan.bulk_dae()
+        plan.predictor()
+        self.bulk_metrics = {"source_val": plan.bulk_scores("bulk_val", source=True),
+                             "source_test": plan.bulk_scores("bulk_test", source=True)}
+        log.info("scDEAL: bulk model validation AUROC=%.3f, test AUROC=%.3f F1=%.3f",
+                 self.bulk_metrics["source_val"]["auroc"], self.bulk_metrics["source_test"]["auroc"],
+                 self.bulk_metrics["source_test"]["f1"])
+        plan.sc_dae()
+        plan.joint()
+        self.bulk_metrics.update(val=plan.bulk_scores("bulk_val"), test=plan.bulk_scores("bulk_test"))
+        log.info("scDEAL: after joint training bulk test AUROC=%.3f F1=%.3f", self.bulk_metrics["test"]["auroc"],
+                 self.bulk_metrics["test"]["f1"])
+        self.module.eval()
+        self.history, self.split, self.clusters = plan.history, data.split(), data.clusters
+        self.genes, self.drug = genes, drug
+        self._record_training_data(bulk, Xb, yb, cells, Xs, dataset, training_files)
+        return self
+
+    def _record_training_data(self, bulk, Xb, yb, cells, Xs, dataset, training_files) -> None:
+        self.training_data = {
+            "n_cell_lines": int(len(yb)), "n_sensitive": int(yb.sum()), "cell_lines": _names(bulk, "samples"),
+            "n_cells": int(Xs.shape[0]), "cells": dataset,
+            # The matrices as the model saw them (float32, C order), and the files they came from.
+            "sha256": {"bulk": _sha256(Xb), "labels": _sha256(yb), "cells": _sha256(Xs)},
+            "files": provenance(dict(training_files or {})),
+        }
+        self.preprocessing = {}
+        if _is_anndata(cells):
+            var, uns = cells.var, cells.uns
+            qc = dict(uns.get("qc", {}))
+            self.preprocessing = {
+                "cells": {"values": uns.get("values"), "qc": qc,
+                          "normalisation": ("none (input already normalised)" if qc.get("normalised_input")
+                                            else "normalize_total + log1p")},
+                "scaling": "per-gene min-max to [0, 1], fitted per domain (drugshift.preprocess.align_to_bulk)",
+            }
+            genes = self.genes or list(map(str, cells.var_names))
+            for domain, (lo, hi) in SCALER_COLUMNS.items():
+                if lo in var and hi in var:
+                    self.preprocessing[f"{domain}_scaler"] = {
+                        "min": var.loc[genes, lo].to_numpy(np.float64), "max": var.loc[genes, hi].to_numpy(np.float64)}
+        self.trained_on = {"device": str(self.device), "environment": environment()}
+
+    # ----------------------------------------------------------------- inference
+
+    def _check_fitted(self) -> ScDEALModule:
+        if self.module is None:
+            raise RuntimeError("this ScDEAL model is not trained: call fit() or ScDEAL.load()")
+        return self.module
+
+    def _matrix(self, x, what: str, genes: list[str] | None = None) -> np.ndarray:
+        """``x`` as float32 ``(n, genes)`` in the model's gene order: named genes are matched by
+        name (every model gene must be present), bare arrays must have the model's width."""
+        genes = genes if genes is not None else self.genes
+        names = _names(x, "genes")
+        if _is_anndata(x):
+            if genes is not None and names != genes:
+                missing = [g for g in genes if g not in set(names)]
+                if missing:
+                    raise ValueError(f"{what} lacks {len(missing)} of the model's genes (first: {missing[:5]})")
+                x = x[:, genes]
+            x = x.X
+        elif names is not None:
+            if genes is not None and names != genes:
+                missing = [g for g in genes if g not in set(names)]
+                if missing:
+                    raise ValueError(f"{what} lacks {len(missing)} of the model's genes (first: {missing[:5]})")
+                x = x[genes]
+        n_genes = None if self.module is None else self.module.n_genes
+        return as_float_matrix(x, what, n_genes)
+
+    def _apply(self, fn, x, what: str) -> np.ndarray:
+        return apply_in_chunks(fn, self._matrix(x, what), self.device)
+
+    def predict(self, cells) -> np.ndarray:
+        """``P(Es(x))``: each cell's probability of being sensitive (paper, step 5); ``(cells,)``
+        float64. Meaningful for the training cells and cells of the same dataset (class docstring)."""
+        m = self._check_fitted()
+        return self._apply(lambda x: m.sensitivity(m.sc_encoder, m.predictor, x), cells, "X_sc").astype(np.float64)
+
+    def predict_no_transfer(self, cells) -> np.ndarray:
+        """The bulk model of step 2 applied to cells without transfer (``P₀(Eb₀(x))``); ``(cells,)``."""
+        m = self._check_fitted()
+        return self._apply(lambda x: m.sensitivity(m.source_encoder, m.source_predictor, x), cells,
+                           "X_sc").astype(np.float64)
+
+    def predict_bulk(self, bulk) -> np.ndarray:
+        """``P(Eb(x))`` after joint training: probability of sensitivity per bulk sample."""
+        m = self._check_fitted()
+        return self._apply(lambda x: m.sensitivity(m.bulk_encoder, m.predictor, x), bulk,
+                           "X_bulk").astype(np.float64)
+
+    def embed(self, cells) -> np.ndarray:
+        """``Es(x)``: ``(cells, bulk_bottleneck)`` float32 embeddings (e.g. for a UMAP)."""
+        m = self._check_fitted()
+        return self._apply(m.sc_encoder, cells, "X_sc")
+
+    def cell_model(self, probabilities: bool = True) -> nn.Sequential:
+        """``Es → P [→ softmax]`` as one eval-mode module, ``(cells, genes) → (cells, 2)``; the
+        input to integrated-gradient attribution (output 1 = sensitive, 0 = resistant)."""
+        m = self._check_fitted()
+        layers: list[nn.Module] = [m.sc_encoder, m.predictor]
+        if probabilities:
+            layers.append(nn.Softmax(dim=1))
+        return nn.Sequential(*layers).eval()
+
+    # The parts by name, for attribution (drugshift.interpret) and inspection.
+    bulk_encoder = property(lambda self: self._check_fitted().bulk_encoder, doc="``Eb`` after joint training.")
+    sc_encoder = property(lambda self: self._check_fitted().sc_encoder, doc="``Es`` after joint training.")
+    predictor = property(lambda self: self._check_fitted().predictor, doc="``P`` after joint training.")
+    source_encoder = property(lambda self: self._check_fitted().source_encoder, doc="``Eb₀``: ``Eb`` after step 2.")
+    source_predictor = property(lambda self: self._check_fitted().source_predictor, doc="``P₀``: ``P`` after step 2.")
+
+    # ----------------------------------------------------------------- persistence
+
+    def card(self) -> dict:
+        """The model card (``model.json``): what the model is, what it needs and how it was made.
+
+        Keys: ``method``, ``transductive`` (a note on what the model applies to), ``drug``,
+        ``genes`` (input order), ``n_genes``, ``preprocessing`` (values and normalisation of the
+        cells, the per-gene min-max scalers of cells and bulk), ``params`` (resolved), ``seed``,
+        ``training_data`` (cell lines, sensitive lines, their ids, cells, the training files'
+        sha256), ``validation`` (bulk metrics), ``training`` (per stage: epochs run, best epoch
+        and value, early stop, and the per-epoch curves), ``trained_on`` (device, software
+        versions). :func:`~drugshift.checkpoint.save_model_dir` adds the format, kind and
+        package version.
+        """
+        m = self._check_fitted()
+        return {
+            "method": "scDEAL",
+            "transductive": ("the cell encoder was trained on the training cells: predictions apply to those cells "
+                             "and cells of the same dataset; new data need the transfer retrained"),
+            "drug": self.drug,
+            "genes": self.genes,
+            "n_genes": m.n_genes,
+            "preprocessing": self.preprocessing,
+            "params": self.params.to_dict(),
+            "seed": self.params.seed,
+            "training_data": self.training_data,
+            "validation": self.bulk_metrics,
+            "training": {stage: {**h.to_dict(), "epochs_run": h.epochs_run} for stage, h in self.history.items()},
+            "trained_on": self.trained_on,
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the model folder ``directory`` (replacing an earlier one): ``model.json`` (the
+        :meth:`card`) and ``weights.pt`` (every part's weights, the splits and clusters)."""
+        m = self._check_fitted()
+        tensors = {part: getattr(m, part).state_dict() for part in PARTS}
+        tensors["training_split"] = {k: torch.as_tensor(np.asarray(v, dtype=np.int64)) for k, v in self.split.items()}
+        if self.clusters is not None:
+            tensors["training_split"]["clusters"] = torch.as_tensor(np.asarray(self.clusters, dtype=np.int64))
+        return save_model_dir(directory, kind=KIND, card=self.card(), tensors=tensors)
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> ScDEAL:
+        """Read a folder written by :meth:`save` onto ``device``; its predictions equal the saved
+        model's on the same device, in any process."""
+        files = read_model_dir(directory, KIND, device)
+        card = files.card
+        model = cls(ScDEALParams.from_dict(card["params"], f"{directory}/model.json params"), device=device)
+        module = ScDEALModule(int(card["n_genes"]), model.params)
+        for part in PARTS:
+            if part not in files.tensors:
+                raise ValueError(f"{directory}: weights.pt has no {part!r} weights")
+            getattr(module, part).load_state_dict(files.tensors[part])
+        model.module = module.to(model.device).eval()
+        split = {k: v.cpu().numpy() for k, v in files.tensors.get("training_split", {}).items()}
+        model.clusters = split.pop("clusters", None)
+        model.split = split
+        model.genes, model.drug = card.get("genes"), card.get("drug")
+        model.preprocessing, model.training_data = card.get("preprocessing", {}), card.get("training_data", {})
+        model.bulk_metrics, model.trained_on = card.get("validation", {}), card.get("trained_on", {})
+        model.history = {stage: History.from_dict({k: v for k, v in h.items() if k != "epochs_run"})
+                         for stage, h in card.get("training", {}).items()}
+        return model
+
+    def __repr__(self) -> str:
+        state = "untrained" if self.module is None else f"{self.module.n_genes} genes"
+        return f"ScDEAL(drug={self.drug!r}, {state}, mode={self.params.mode!r}, seed={self.params.seed})"
+
+
+def fit_bulk_model(X_bulk, y_bulk, params: ScDEALParams | Mapping | None = None, log: logging.Logger | None = None,
+                   device: str | torch.device = "auto") -> dict[str, dict]:
+    """Train only scDEAL's bulk model (steps 1–2) and score it on the bulk splits; no cell is seen.
+
+    The same seed gives the same split, initial weights and minibatches as :meth:`ScDEAL.fit`,
+    so this is exactly the bulk model that ``fit`` would transfer. Hyperparameter selection
+    (:mod:`drugshift.tuning`) uses it.
+
+    Returns:
+        ``{"source_val": metrics, "source_test": metrics}`` (:func:`~drugshift.evaluate.classification_metrics`).
+    """
+    p = ScDEALParams.from_dict(params)
+    dev = resolve_device(device)
+    Xb, yb = check_bulk(X_bulk, y_bulk)
+    module = ScDEALModule(Xb.shape[1], p).to(dev)
+    plan = TrainingPlan(module, TrainingData.build(Xb, yb, None, p, dev), p, log or _log)
+    plan.bulk_dae()
+    plan.predictor()
+    return {"source_val": plan.bulk_scores("bulk_val", source=True),
+            "source_test": plan.bulk_scores("bulk_test", source=True)}
