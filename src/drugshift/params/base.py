@@ -16,7 +16,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ConfigError", "Params", "coerce"]
+__all__ = ["ConfigError", "Params", "Rule", "coerce", "rule"]
 
 
 class ConfigError(ValueError):
@@ -88,15 +88,67 @@ def coerce(value: Any, annotation: Any, path: str) -> Any:
     return value
 
 
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """The allowed values of one parameter: bounds, a set of choices, or layer widths."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    choices: tuple | None = None
+    widths: bool = False
+
+    def problem(self, name: str, value) -> str | None:
+        """A sentence saying what is wrong with ``value``, or ``None`` (``None`` values pass:
+        a nullable parameter is off)."""
+        if value is None:
+            return None
+        if self.widths:
+            return None if value and all(w > 0 for w in value) else f"{name} must hold positive layer sizes (got {value})"
+        if self.choices is not None:
+            return None if value in self.choices else f"{name} must be one of {self.choices} (got {value!r})"
+        low = f"[{self.ge}" if self.ge is not None else f"({self.gt}" if self.gt is not None else None
+        high = f"{self.le}]" if self.le is not None else f"{self.lt})" if self.lt is not None else None
+        ok = ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+              and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+        if ok:
+            return None
+        if low and high:
+            return f"{name} must be in {low}, {high} (got {value})"
+        bound = f">= {self.ge}" if self.ge is not None else f"> {self.gt}" if self.gt is not None else \
+            f"<= {self.le}" if self.le is not None else f"< {self.lt}"
+        return f"{name} must be {bound} (got {value})"
+
+
+def rule(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING, **bounds) -> Any:
+    """A dataclass field with a :class:`Rule` (``ge``, ``gt``, ``le``, ``lt``, ``choices``,
+    ``widths=True``), checked by :meth:`Params.__post_init__`."""
+    if "choices" in bounds:
+        bounds["choices"] = tuple(bounds["choices"])
+    return dataclasses.field(default=default, default_factory=factory, metadata={"rule": Rule(**bounds)})
+
+
 class Params:
     """Mixin of every parameter dataclass: :meth:`from_dict`, :meth:`to_dict`, :meth:`replace`.
 
-    Subclasses are dataclasses whose ``__post_init__`` checks ranges and raises ``ValueError``
-    listing every problem.
+    Fields declared with :func:`rule` are range-checked after construction; rules that relate
+    two fields go in :meth:`cross_checks`. Every problem is reported at once.
     """
 
     #: Name used in messages (``scDEAL``, ``CODE-AE pretraining``, …).
     label: typing.ClassVar[str] = "parameter"
+
+    def __post_init__(self) -> None:
+        problems = [r.problem(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)
+                    if (r := f.metadata.get("rule")) is not None]
+        problems = [p for p in problems if p] + self.cross_checks()
+        if problems:
+            raise ValueError(f"invalid {self.label} parameters: " + "; ".join(problems))
+
+    def cross_checks(self) -> list[str]:
+        """Problems that involve several fields (none by default)."""
+        return []
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -147,15 +199,3 @@ class Params:
     def replace(self, **changes):
         """A copy with ``changes`` applied and checked like :meth:`from_dict`."""
         return type(self).from_dict({**self.to_dict(), **changes})
-
-
-def positive_widths(name: str, widths: list[int] | None, problems: list[str]) -> None:
-    """Append a problem unless ``widths`` (layer sizes) is ``None`` or a non-empty list of positive ints."""
-    if widths is not None and (not widths or any(w <= 0 for w in widths)):
-        problems.append(f"{name} must hold positive layer sizes (got {widths})")
-
-
-def check(problems: list[str], label: str) -> None:
-    """Raise one ``ValueError`` listing every problem of a parameter set."""
-    if problems:
-        raise ValueError(f"invalid {label} parameters: " + "; ".join(problems))

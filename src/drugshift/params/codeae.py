@@ -8,10 +8,10 @@ pretraining), ``BaselineParams.max_epochs`` (baseline pretraining with early sto
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
-from drugshift.params.base import Params, check, positive_widths
+from drugshift.params.base import Params, rule
 
 __all__ = ["ALIGNMENT", "UNFREEZE", "VARIANTS", "BaselineParams", "CodeAEParams", "FinetuneParams"]
 
@@ -59,51 +59,26 @@ class CodeAEParams(Params):
 
     label: ClassVar[str] = "CODE-AE pretraining"
 
-    variant: str = "adv"
-    encoder_hidden: list[int] = field(default_factory=lambda: [512, 256])
-    latent: int = 128
-    decoder_hidden: list[int] = field(default_factory=lambda: [256, 512])
-    critic_hidden: list[int] = field(default_factory=lambda: [64, 32])
-    dropout: float = 0.1
+    variant: str = rule("adv", choices=VARIANTS)
+    encoder_hidden: list[int] = rule(factory=lambda: [512, 256], widths=True)
+    latent: int = rule(128, gt=0)
+    decoder_hidden: list[int] = rule(factory=lambda: [256, 512], widths=True)
+    critic_hidden: list[int] = rule(factory=lambda: [64, 32], widths=True)
+    dropout: float = rule(0.1, ge=0, lt=1)
     batchnorm: bool = False
     normalise: bool = True
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    batch_size: int = 64
-    warmup_epochs: int = 100
-    pretrain_epochs: int = 400
-    n_critic: int = 5
-    gp_weight: float = 10.0
-    diff_weight: float = 1.0
-    align_weight: float = 1.0
-    val_fraction: float = 0.1
+    lr: float = rule(1e-4, gt=0)
+    weight_decay: float = rule(0.01, ge=0)
+    batch_size: int = rule(64, ge=2)
+    warmup_epochs: int = rule(100, ge=0)
+    pretrain_epochs: int = rule(400, ge=0)
+    n_critic: int = rule(5, ge=1)
+    gp_weight: float = rule(10.0, ge=0)
+    diff_weight: float = rule(1.0, ge=0)
+    align_weight: float = rule(1.0, ge=0)
+    val_fraction: float = rule(0.1, gt=0, lt=0.5)
     seed: int = 42
-    log_every: int = 50
-
-    def __post_init__(self) -> None:
-        problems: list[str] = []
-        for name in ("encoder_hidden", "decoder_hidden", "critic_hidden"):
-            positive_widths(name, getattr(self, name), problems)
-        if self.variant not in VARIANTS:
-            problems.append(f"variant must be one of {VARIANTS} (got {self.variant!r})")
-        if self.latent <= 0:
-            problems.append(f"latent must be > 0 (got {self.latent})")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout must be in [0, 1) (got {self.dropout})")
-        if not self.lr > 0 or self.weight_decay < 0:
-            problems.append(f"lr must be > 0 and weight_decay >= 0 (got {self.lr}, {self.weight_decay})")
-        if self.batch_size < 2:
-            problems.append(f"batch_size must be >= 2 (got {self.batch_size})")
-        for name in ("warmup_epochs", "pretrain_epochs", "log_every"):
-            if int(getattr(self, name)) < 0:
-                problems.append(f"{name} must be >= 0 (got {getattr(self, name)})")
-        if self.n_critic < 1:
-            problems.append(f"n_critic must be >= 1 (got {self.n_critic})")
-        if min(self.gp_weight, self.diff_weight, self.align_weight) < 0:
-            problems.append("gp_weight, diff_weight and align_weight must be >= 0")
-        if not 0 < self.val_fraction < 0.5:
-            problems.append(f"val_fraction must be in (0, 0.5) (got {self.val_fraction})")
-        check(problems, self.label)
+    log_every: int = rule(50, ge=0)
 
 
 @dataclass
@@ -134,37 +109,18 @@ class FinetuneParams(Params):
 
     label: ClassVar[str] = "CODE-AE fine-tuning"
 
-    classifier_hidden: list[int] = field(default_factory=lambda: [64, 32])
-    dropout: float = 0.1
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    batch_size: int = 64
-    max_epochs: int = 400
-    patience: int = 10
-    n_folds: int = 5
-    unfreeze: str = "gradual"
-    lr_decay: float = 0.1
+    classifier_hidden: list[int] = rule(factory=lambda: [64, 32], widths=True)
+    dropout: float = rule(0.1, ge=0, lt=1)
+    lr: float = rule(1e-4, gt=0)
+    weight_decay: float = rule(0.01, ge=0)
+    batch_size: int = rule(64, ge=2)
+    max_epochs: int = rule(400, ge=0)
+    patience: int = rule(10, ge=0)
+    n_folds: int = rule(5, ge=2)
+    unfreeze: str = rule("gradual", choices=UNFREEZE)
+    lr_decay: float = rule(0.1, gt=0, le=1)
     seed: int = 42
-    log_every: int = 50
-
-    def __post_init__(self) -> None:
-        problems: list[str] = []
-        positive_widths("classifier_hidden", self.classifier_hidden, problems)
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout must be in [0, 1) (got {self.dropout})")
-        if not self.lr > 0 or self.weight_decay < 0:
-            problems.append(f"lr must be > 0 and weight_decay >= 0 (got {self.lr}, {self.weight_decay})")
-        if self.batch_size < 2:
-            problems.append(f"batch_size must be >= 2 (got {self.batch_size})")
-        if self.max_epochs < 0 or self.patience < 0 or self.log_every < 0:
-            problems.append("max_epochs, patience and log_every must be >= 0")
-        if self.n_folds < 2:
-            problems.append(f"n_folds must be >= 2 (got {self.n_folds})")
-        if self.unfreeze not in UNFREEZE:
-            problems.append(f"unfreeze must be one of {UNFREEZE} (got {self.unfreeze!r})")
-        if not 0 < self.lr_decay <= 1:
-            problems.append(f"lr_decay must be in (0, 1] (got {self.lr_decay})")
-        check(problems, self.label)
+    log_every: int = rule(50, ge=0)
 
     def epochs_per_stage(self, n_stages: int) -> int:
         """Epochs of each of ``n_stages`` unfreezing stages: ``max_epochs`` shared equally
@@ -216,51 +172,23 @@ class BaselineParams(Params):
 
     label: ClassVar[str] = "baseline pretraining"
 
-    hidden: list[int] = field(default_factory=lambda: [512, 256])
-    latent: int = 128
-    decoder_hidden: list[int] | None = None
-    dropout: float = 0.1
+    hidden: list[int] = rule(factory=lambda: [512, 256], widths=True)
+    latent: int = rule(128, gt=0)
+    decoder_hidden: list[int] | None = rule(None, widths=True)
+    dropout: float = rule(0.1, ge=0, lt=1)
     batchnorm: bool = False
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    batch_size: int = 64
-    max_epochs: int = 500
-    patience: int = 50
-    val_fraction: float = 0.1
-    noise_p: float = 0.2
-    kl_weight: float = 1.0
-    adv_weight: float = 1.0
-    adv_hidden: list[int] = field(default_factory=lambda: [64, 32])
-    warmup_epochs: int = 50
-    adv_steps: int = 3
-    coral_weight: float = 1.0
+    lr: float = rule(1e-4, gt=0)
+    weight_decay: float = rule(0.01, ge=0)
+    batch_size: int = rule(64, ge=2)
+    max_epochs: int = rule(500, ge=0)
+    patience: int = rule(50, ge=0)
+    val_fraction: float = rule(0.1, gt=0, lt=1)
+    noise_p: float = rule(0.2, ge=0, lt=1)
+    kl_weight: float = rule(1.0, ge=0)
+    adv_weight: float = rule(1.0, ge=0)
+    adv_hidden: list[int] = rule(factory=lambda: [64, 32], widths=True)
+    warmup_epochs: int = rule(50, ge=0)
+    adv_steps: int = rule(3, ge=1)
+    coral_weight: float = rule(1.0, ge=0)
     seed: int = 42
-    log_every: int = 10
-
-    def __post_init__(self) -> None:
-        problems: list[str] = []
-        for name in ("hidden", "decoder_hidden", "adv_hidden"):
-            positive_widths(name, getattr(self, name), problems)
-        if int(self.latent) <= 0:
-            problems.append(f"latent must be > 0 (got {self.latent})")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout must be in [0, 1) (got {self.dropout})")
-        if not 0 <= self.noise_p < 1:
-            problems.append(f"noise_p must be in [0, 1) (got {self.noise_p})")
-        if not self.lr > 0:
-            problems.append(f"lr must be > 0 (got {self.lr})")
-        if self.weight_decay < 0:
-            problems.append(f"weight_decay must be >= 0 (got {self.weight_decay})")
-        if int(self.batch_size) < 2:
-            problems.append(f"batch_size must be >= 2 (got {self.batch_size})")
-        if int(self.adv_steps) < 1:
-            problems.append(f"adv_steps must be >= 1 (got {self.adv_steps})")
-        for name in ("max_epochs", "patience", "warmup_epochs", "log_every"):
-            if int(getattr(self, name)) < 0:
-                problems.append(f"{name} must be >= 0 (got {getattr(self, name)})")
-        if not 0 < self.val_fraction < 1:
-            problems.append(f"val_fraction must be in (0, 1) (got {self.val_fraction})")
-        for name in ("kl_weight", "adv_weight", "coral_weight"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} must be >= 0 (got {getattr(self, name)})")
-        check(problems, self.label)
+    log_every: int = rule(10, ge=0)

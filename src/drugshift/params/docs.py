@@ -56,17 +56,30 @@ def _default(value) -> str:
     return f"`{value}`" if isinstance(value, (list, str)) else str(value)
 
 
+def _allowed(f: dataclasses.Field) -> str:
+    r = f.metadata.get("rule")
+    if r is None:
+        return ""
+    if r.widths:
+        return "list of positive int"
+    if r.choices is not None:
+        return ", ".join(r.choices)
+    low = f"≥ {r.ge}" if r.ge is not None else f"> {r.gt}" if r.gt is not None else ""
+    high = f"≤ {r.le}" if r.le is not None else f"< {r.lt}" if r.lt is not None else ""
+    return ", ".join(x for x in (low, high) if x)
+
+
 def parameter_table(name: str) -> str:
-    """The markdown table of one parameter class: key, meaning, default."""
+    """The markdown table of one parameter class: key, meaning, allowed values, default."""
     path, cls, reserved = TABLES[name]
     docs = attribute_docs(cls)
     defaults = cls.defaults()
-    rows = ["| key | meaning | default |", "|---|---|---|"]
+    rows = ["| key | meaning | allowed | default |", "|---|---|---|---|"]
     for f in dataclasses.fields(cls):
         meaning = docs.get(f.name, "").replace("|", "\\|")
         if f.name in reserved:
             meaning = f"set by the {reserved[f.name]}, not here. {meaning}"
-        rows.append(f"| `{path}.{f.name}` | {meaning} | {_default(defaults[f.name])} |")
+        rows.append(f"| `{path}.{f.name}` | {meaning} | {_allowed(f)} | {_default(defaults[f.name])} |")
     return "\n".join(rows)
 
 

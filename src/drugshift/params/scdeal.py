@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
-from drugshift.params.base import Params, check, positive_widths
+from drugshift.params.base import Params, rule
 
 __all__ = ["MODES", "SAMPLING_METHODS", "SC_INIT", "ScDEALParams"]
 
@@ -71,81 +71,40 @@ class ScDEALParams(Params):
 
     label: ClassVar[str] = "scDEAL"
 
-    bulk_hidden: list[int] = field(default_factory=lambda: [512, 256])
-    bulk_bottleneck: int = 32
-    sc_hidden: list[int] = field(default_factory=lambda: [512, 256])
-    predictor_hidden: list[int] = field(default_factory=lambda: [16, 8])
-    dropout: float = 0.3
+    bulk_hidden: list[int] = rule(factory=lambda: [512, 256], widths=True)
+    bulk_bottleneck: int = rule(32, gt=0)
+    sc_hidden: list[int] = rule(factory=lambda: [512, 256], widths=True)
+    predictor_hidden: list[int] = rule(factory=lambda: [16, 8], widths=True)
+    dropout: float = rule(0.3, ge=0, lt=1)
     batchnorm: bool = True
-    noise_p: float = 0.2
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    batch_size: int = 200
-    epochs_dae: int = 500
-    epochs_sc_dae: int | None = None
-    predictor_noise_p: float = 0.0
-    epochs_predictor: int = 500
-    epochs_joint: int = 500
-    patience: int = 30
-    lr_decay_patience: int | None = 10
-    mmd_weight: float = 0.25
-    reg_weight: float = 1.0
-    consistency_weight: float = 0.0
-    sampling: str = "none"
-    leiden_resolution: float = 0.2
-    leiden_neighbors: str = "umap"
+    noise_p: float = rule(0.2, ge=0, lt=1)
+    lr: float = rule(1e-3, gt=0)
+    weight_decay: float = rule(0.0, ge=0)
+    batch_size: int = rule(200, ge=2)
+    epochs_dae: int = rule(500, ge=0)
+    epochs_sc_dae: int | None = rule(None, ge=0)
+    predictor_noise_p: float = rule(0.0, ge=0, lt=1)
+    epochs_predictor: int = rule(500, ge=0)
+    epochs_joint: int = rule(500, ge=0)
+    patience: int = rule(30, ge=0)
+    lr_decay_patience: int | None = rule(10, ge=0)
+    mmd_weight: float = rule(0.25, ge=0)
+    reg_weight: float = rule(1.0, ge=0)
+    consistency_weight: float = rule(0.0, ge=0)
+    sampling: str = rule("none", choices=SAMPLING_METHODS)
+    leiden_resolution: float = rule(0.2, gt=0)
+    leiden_neighbors: str = rule("umap", choices=("umap", "gauss"))
     freeze_bulk_encoder: bool = False
-    sc_init: str = "auto"
-    sc_val_fraction: float = 0.2
-    mode: str = "corrected"
+    sc_init: str = rule("auto", choices=SC_INIT)
+    sc_val_fraction: float = rule(0.2, gt=0, lt=1)
+    mode: str = rule("corrected", choices=MODES)
     seed: int = 42
-    log_every: int = 10
+    log_every: int = rule(10, ge=0)
 
-    def __post_init__(self) -> None:
-        problems: list[str] = []
-        for name in ("bulk_hidden", "sc_hidden", "predictor_hidden"):
-            positive_widths(name, getattr(self, name), problems)
-        if self.bulk_bottleneck <= 0:
-            problems.append(f"bulk_bottleneck must be > 0 (got {self.bulk_bottleneck})")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout must be in [0, 1) (got {self.dropout})")
-        if not 0 <= self.noise_p < 1:
-            problems.append(f"noise_p must be in [0, 1) (got {self.noise_p})")
-        if not self.lr > 0:
-            problems.append(f"lr must be > 0 (got {self.lr})")
-        if self.weight_decay < 0:
-            problems.append(f"weight_decay must be >= 0 (got {self.weight_decay})")
-        if not 0.0 <= self.predictor_noise_p < 1.0:
-            problems.append(f"predictor_noise_p must be in [0, 1) (got {self.predictor_noise_p})")
-        if self.epochs_sc_dae is not None and int(self.epochs_sc_dae) < 0:
-            problems.append(f"epochs_sc_dae must be >= 0 or None (got {self.epochs_sc_dae})")
-        if self.batch_size < 2:
-            problems.append(f"batch_size must be >= 2 for BatchNorm (got {self.batch_size})")
-        for name in ("epochs_dae", "epochs_predictor", "epochs_joint", "patience", "log_every"):
-            if int(getattr(self, name)) < 0:
-                problems.append(f"{name} must be >= 0 (got {getattr(self, name)})")
-        if self.lr_decay_patience is not None and self.lr_decay_patience < 0:
-            problems.append(f"lr_decay_patience must be >= 0 or null (got {self.lr_decay_patience})")
-        if self.mmd_weight < 0 or self.reg_weight < 0 or self.consistency_weight < 0:
-            problems.append(f"mmd_weight, reg_weight and consistency_weight must be >= 0 (got {self.mmd_weight}, "
-                            f"{self.reg_weight}, {self.consistency_weight})")
-        if self.sampling not in SAMPLING_METHODS:
-            problems.append(f"sampling must be one of {SAMPLING_METHODS} (got {self.sampling!r})")
-        if self.sc_init not in SC_INIT:
-            problems.append(f"sc_init must be one of {SC_INIT} (got {self.sc_init!r})")
-        elif self.sc_init == "bulk" and self.sc_hidden != self.bulk_hidden:
-            problems.append(
-                f"sc_init='bulk' needs sc_hidden == bulk_hidden (got {self.sc_hidden} and {self.bulk_hidden})"
-            )
-        if self.mode not in MODES:
-            problems.append(f"mode must be one of {MODES} (got {self.mode!r})")
-        if self.leiden_neighbors not in ("umap", "gauss"):
-            problems.append(f"leiden_neighbors must be 'umap' or 'gauss' (got {self.leiden_neighbors!r})")
-        if self.leiden_resolution <= 0:
-            problems.append(f"leiden_resolution must be > 0 (got {self.leiden_resolution})")
-        if not 0 < self.sc_val_fraction < 1:
-            problems.append(f"sc_val_fraction must be in (0, 1) (got {self.sc_val_fraction})")
-        check(problems, self.label)
+    def cross_checks(self) -> list[str]:
+        if self.sc_init == "bulk" and self.sc_hidden != self.bulk_hidden:
+            return [f"sc_init='bulk' needs sc_hidden == bulk_hidden (got {self.sc_hidden} and {self.bulk_hidden})"]
+        return []
 
     def resolved_sc_init(self) -> str:
         """``bulk`` or ``random``: what ``sc_init`` means for these parameters."""
