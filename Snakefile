@@ -1,8 +1,15 @@
 # drugshift: cancer drug response transferred from bulk cell-line screens to single cells
 # (scDEAL) and patients (CODE-AE). Read this file as a table of contents.
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("8.0")
+
+# The library beside this Snakefile is the one its rules use, however drugshift is installed
+# (scripts of --sdm conda jobs inherit this path after their environment's own packages).
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 
 # The demo is the default config; a config given with --configfile replaces it instead of being

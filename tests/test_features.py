@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drugshift.features import gene_scores, select_genes, standardise_domains
+from drugshift.features import gene_scores, prepare_domains, select_genes, standardisation, standardise_domains
 
 
 def _frame(values: dict, n: int) -> pd.DataFrame:
@@ -50,3 +50,24 @@ def test_standardise_domains_zscores_each_gene_within_each_domain():
     assert out["b"]["x"].tolist() == [-1.0, 1.0]
     with pytest.raises(ValueError, match="lacks 1 selected gene"):
         standardise_domains({"b": b}, ["x", "z"])
+
+
+def test_prepare_domains_returns_the_standardisation_it_applied():
+    rng = np.random.default_rng(1)
+    genes = [f"g{i}" for i in range(6)]
+    cells = pd.DataFrame(rng.normal(2.0, 3.0, (30, 6)), columns=genes)
+    cohorts = {"tcga": pd.DataFrame(rng.normal(-1.0, 0.5, (20, 6)), columns=genes, index=[f"t{i}" for i in range(20)]),
+               "pdtc": pd.DataFrame(rng.normal(5.0, 2.0, (10, 5)), columns=genes[:5],
+                                    index=[f"m{i}" for i in range(10)])}
+    cl, patients, table, statistics = prepare_domains(cells, cohorts, k=3, method="variance")
+    chosen = list(cl.columns)
+    assert list(table["gene"]) == chosen and "g5" not in chosen  # only genes every cohort has
+    stats = standardisation(statistics, chosen)
+    assert set(stats) == {"cell_lines", "tcga", "pdtc"}
+    for name, raw in {"cell_lines": cells, **cohorts}.items():
+        mean, sd = stats[name]
+        z = ((raw[chosen].to_numpy() - mean) / sd).astype(np.float32)
+        got = cl if name == "cell_lines" else patients[patients["cohort"] == name].drop(columns="cohort")
+        assert np.array_equal(got.to_numpy(), z), name
+    _, _, _, unscaled = prepare_domains(cells, cohorts, k=3, method="variance", standardise=False)
+    assert (unscaled["mean"] == 0).all() and (unscaled["sd"] == 1).all()

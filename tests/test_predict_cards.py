@@ -32,6 +32,11 @@ def test_annotate_and_transfer_metrics():
     assert m["gain"]["f1"] == pytest.approx(1.0)
 
 
+def test_a_probability_of_one_half_is_sensitive():
+    out = annotate_predictions(_cells(), np.full(40, 0.5), np.full(40, 0.4999), np.zeros((40, 1)))
+    assert (out.obs["sens_label"] == 1).all() and (out.obs["sens_label_no_transfer"] == 0).all()
+
+
 def test_transfer_metrics_needs_ground_truth():
     cells = _cells()
     out = annotate_predictions(cells, np.full(40, 0.7), np.full(40, 0.7), np.zeros((40, 1)))

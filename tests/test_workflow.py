@@ -103,9 +103,10 @@ def test_demo_outputs(demo_run):
         assert (work / f"results/figures/labels/{slug}_waterfall.png").stat().st_size > 5000
         # scDEAL: model card, predictions, metrics and figure for the dataset's drug.
         out = work / f"results/scdeal/{name}/{slug}"
-        card = json.loads((out / "model.json").read_text())
+        card = json.loads((out / "model" / "model.json").read_text())
         assert card["genes"] == list(cells.var_names)
-        assert card["seed"] == 42 and "provenance" in card and "transfer_metrics" in card
+        assert card["seed"] == 42 and card["kind"] == "scdeal" and card["format"] == "drugshift-model"
+        assert {"cells", "bulk", "labels"} <= set(card["training_data"]["files"])
         predictions = ad.read_h5ad(out / "predictions.h5ad")
         assert {"sens_prob", "sens_label", "sens_prob_no_transfer", "response"} <= set(predictions.obs)
         assert predictions.obsm["X_scdeal"].shape[0] == cells.n_obs

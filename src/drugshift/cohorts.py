@@ -191,9 +191,12 @@ def to_log_scale(expression: pd.DataFrame, values: str) -> pd.DataFrame:
 
 
 def _read_expression_file(cohort: Cohort, path: str) -> pd.DataFrame:
+    from drugshift.io.pdtc import read_pdtc_expression
     from drugshift.io.tcga import read_sample_table, read_xena_matrix
 
-    if cohort.format != "xena":
+    if cohort.format == "pdtc":
+        return read_pdtc_expression(path)
+    if cohort.format == "table":
         return read_sample_table(path)
     frame = read_xena_matrix(path)
     if cohort.probemap:

@@ -135,3 +135,9 @@ rule bicluster_patients:
         "benchmarks/rules/codeae/bicluster_patients.tsv"
     script:
         "../scripts/bicluster_patients.py"
+
+
+# Everything of the CODE-AE arm (and nothing of scDEAL): `snakemake codeae_benchmark`.
+rule codeae_benchmark:
+    input:
+        codeae_targets(),

@@ -61,7 +61,7 @@ class ScDEALParams(Params):
         sc_init: initial weights of the sc DAE before its pretraining: ``random`` (the paper and
             the reference: an independent DAE), ``bulk`` (copy of the bulk DAE after step 2;
             needs ``sc_hidden == bulk_hidden``) or ``auto`` (``bulk`` in corrected mode when the
-            widths match, else ``random``). See :func:`fit_scdeal` for why.
+            widths match, else ``random``). See ``ScDEALModule.start_sc_dae_from_bulk`` for why.
         sc_val_fraction: fraction of cells held out to validate the sc DAE and the MMD term of
             the joint validation loss (cells carry no labels; nothing else uses them).
         mode: ``corrected`` (the paper) or ``reference`` (the reference code's behaviour).
