@@ -1,4 +1,10 @@
-"""Shared fixtures: where the real data lives, and a tiny demo world built once per session."""
+"""Shared fixtures and the test layers.
+
+``tests/unit`` (library functions on tiny generated data), ``tests/workflow`` (Snakemake on the
+demo DAG; marked ``workflow``) and ``tests/realdata`` (../shared/data; marked ``realdata`` and
+skipped when the folder is absent). A test elsewhere that needs the shared data is marked
+``realdata`` too.
+"""
 
 from pathlib import Path
 
@@ -7,7 +13,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
-requires_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is absent")
+_NO_SHARED_DATA = "../shared/data is absent"
+requires_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=_NO_SHARED_DATA)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test by its layer, and every test that needs the shared data as ``realdata``."""
+    for item in items:
+        layer = Path(str(item.fspath)).parent.name
+        needs_data = any(m.name == "skipif" and m.kwargs.get("reason") == _NO_SHARED_DATA for m in item.iter_markers())
+        if layer == "realdata" or needs_data:
+            item.add_marker(pytest.mark.realdata)
+            item.add_marker(requires_shared_data)
+        if layer == "workflow":
+            item.add_marker(pytest.mark.workflow)
 
 
 @pytest.fixture(autouse=True, scope="session")

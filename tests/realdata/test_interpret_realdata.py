@@ -22,7 +22,7 @@ if __name__ != "__main__":
 
     pytestmark = [pytest.mark.realdata, requires_shared_data]
 else:  # run as a script from the repository root
-    SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 GEO = "geo/GSE147405/{}.txt.gz"
 CONDITIONS = {"control": "GSM4494348_Day11_control", "erlotinib": "GSM4494349_Day11_Erlotinib"}

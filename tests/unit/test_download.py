@@ -16,7 +16,7 @@ from drugshift.download import Entry
 from drugshift.errors import InputError
 from local_server import LocalServer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAYLOAD = b"gene\tc1\tc2\nA\t1\t0\n" * 50
 
 
