@@ -19,7 +19,8 @@ score zero-shot predictions. Formats:
 
 ``drugs`` maps GDSC drug names to the cohort's names (inline, or a TSV with columns
 ``gdsc_drug``, ``cohort_drug``, or a PDTC mapping CSV with ``gdsc_name``, ``drug_name``); a drug
-not listed keeps its GDSC name (lower-cased for ``xena`` clinical tables).
+not listed keeps its GDSC name (lower-cased for ``xena`` clinical tables). ``score_drugs``
+restricts the drugs scored in the cohort (default: every drug it has labels for).
 
 ``values`` says what the expression is: ``counts`` (→ log2(CPM + 1)), ``tpm`` (→ log2(TPM + 1)),
 ``log`` (log-scale already, e.g. Xena's log2(TPM + 0.001)) or ``normalised`` (e.g. z-scores);
@@ -40,7 +41,7 @@ import pandas as pd
 
 from drugshift.params import ConfigError
 
-__all__ = ["FORMATS", "RESERVED_NAMES", "VALUES", "Cohort", "cohort_labels", "read_cohort", "read_drug_names",
+__all__ = ["FORMATS", "RESERVED_NAMES", "VALUES", "Cohort", "cohort_labels", "read_drug_names", "read_expression",
            "to_log_scale"]
 
 FORMATS = ("xena", "pdtc", "table")
@@ -48,9 +49,9 @@ VALUES = ("counts", "tpm", "log", "normalised")
 #: Names a cohort cannot take: the cell-line domain and the cell-line CV rows of the benchmark.
 RESERVED_NAMES = ("cell_lines", "gdsc_cv")
 _KEYS = {
-    "xena": {"format", "expression", "values", "labels", "drugs", "probemap"},
-    "pdtc": {"format", "expression", "values", "labels", "drugs"},
-    "table": {"format", "expression", "values", "labels", "drug"},
+    "xena": {"format", "expression", "values", "labels", "drugs", "score_drugs", "probemap"},
+    "pdtc": {"format", "expression", "values", "labels", "drugs", "score_drugs"},
+    "table": {"format", "expression", "values", "labels", "drug", "score_drugs"},
 }
 
 
@@ -71,6 +72,7 @@ class Cohort:
             (``table``) or ``None`` (predicted, not scored).
         drug: the GDSC drug of a single ``table`` label file.
         drugs: GDSC name → cohort name, or the file holding that mapping.
+        score_drugs: the GDSC drugs scored in this cohort (``None``: every drug it has labels for).
         probemap: ``xena``: the probe map of Ensembl ids to gene symbols.
     """
 
@@ -81,6 +83,7 @@ class Cohort:
     labels: tuple[str, ...] | dict[str, str] | None = None
     drug: str | None = None
     drugs: dict[str, str] | str | None = None
+    score_drugs: tuple[str, ...] | None = None
     probemap: str | None = None
 
     @classmethod
@@ -125,20 +128,28 @@ class Cohort:
         drugs = entry.get("drugs")
         if isinstance(drugs, Mapping):
             drugs = {str(k): str(v) for k, v in drugs.items()}
+        score = entry.get("score_drugs")
+        if score is not None and (not isinstance(score, (list, tuple)) or not all(isinstance(d, str) for d in score)):
+            raise ConfigError(f"{where}.score_drugs: expected a list of GDSC drug names, got {score!r}")
         return cls(name, fmt, entry["values"], _paths(entry["expression"]), labels, entry.get("drug"), drugs,
-                   entry.get("probemap"))
+                   None if score is None else tuple(score), entry.get("probemap"))
 
-    def files(self) -> dict[str, str | list[str]]:
-        """Every input file, by role (for the workflow's DAG)."""
+    def expression_files(self) -> dict[str, str | list[str]]:
+        """The files the expression is read from, by role (for the workflow's DAG)."""
         out: dict[str, str | list[str]] = {"expression": list(self.expression)}
+        if self.probemap:
+            out["probemap"] = self.probemap
+        return out
+
+    def label_files(self) -> dict[str, str | list[str]]:
+        """The files the labels are read from, by role (none without labels)."""
+        out: dict[str, str | list[str]] = {}
         if isinstance(self.labels, dict):
             out["labels"] = list(self.labels.values())
         elif self.labels:
             out["labels"] = list(self.labels)
-        if isinstance(self.drugs, str):
+        if isinstance(self.drugs, str) and self.labels:
             out["drugs"] = self.drugs
-        if self.probemap:
-            out["probemap"] = self.probemap
         return out
 
     def drug_names(self) -> dict[str, str]:
@@ -211,19 +222,10 @@ def _read_expression_file(cohort: Cohort, path: str) -> pd.DataFrame:
     return frame
 
 
-def read_cohort(cohort: Cohort, drugs: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Expression and labels of one cohort.
-
-    Args:
-        cohort: the checked config entry.
-        drugs: GDSC drug names to look up in the labels.
-
-    Returns:
-        ``(expression, labels)``: float32 samples × genes on a log (or the given normalised)
-        scale, index name ``sample``; labels with columns ``sample``, ``drug`` (GDSC name),
-        ``label`` (1 = responder / sensitive), only samples with expression (empty without
-        labels).
-    """
+def read_expression(cohort: Cohort) -> pd.DataFrame:
+    """The cohort's expression: float32 samples × genes on a log (or the given normalised)
+    scale, index name ``sample``. Several files are stacked on the genes they share; a sample
+    listed twice is kept once (first file)."""
     frames = [_read_expression_file(cohort, p) for p in cohort.expression]
     shared = frames[0].columns
     for f in frames[1:]:
@@ -232,14 +234,17 @@ def read_cohort(cohort: Cohort, drugs: Sequence[str] = ()) -> tuple[pd.DataFrame
     expression = expression[~expression.index.duplicated(keep="first")]
     expression = to_log_scale(expression, cohort.values)
     expression.index.name, expression.columns.name = "sample", "gene"
-    return expression, cohort_labels(cohort, drugs, expression.index)
+    return expression
 
 
 def cohort_labels(cohort: Cohort, drugs: Sequence[str], samples: Sequence[str]) -> pd.DataFrame:
-    """Ground-truth labels of ``drugs`` (GDSC names) for ``samples``, for scoring zero-shot
-    predictions only: columns ``sample``, ``drug``, ``label`` (int, 1 = responder / sensitive),
-    in the order of ``drugs`` then ``samples``."""
+    """Ground-truth labels of ``drugs`` (GDSC names) for ``samples`` (the cohort's expression
+    samples), for scoring zero-shot predictions only: columns ``sample``, ``drug``, ``label``
+    (int, 1 = responder / sensitive), in the order of ``drugs`` then ``samples``; empty for a
+    cohort without labels."""
     samples = pd.Index(samples)
+    if cohort.score_drugs is not None:
+        drugs = [d for d in drugs if d in cohort.score_drugs]
     per_drug: dict[str, pd.Series] = {}
     names = cohort.drug_names()
     if cohort.labels is None:

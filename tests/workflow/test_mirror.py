@@ -195,7 +195,7 @@ def test_paper_dry_run_offline_lists_every_dataset_and_cohort(tmp_path):
         assert f"results/sc/{ds}/raw.h5ad" in out and f"results/scdeal/{ds}/" in out, ds
     for cohort in ("tcga", "pdtc"):
         assert f"results/patients/{cohort}/expression.parquet" in out, cohort
-    for rule in ("download", "extract_archive", "stack_clinical_drug", "tidy_bulk_response", "tidy_bulk_expression",
-                 "tidy_tcga", "tidy_pdtc", "train_scdeal"):
+    for rule in ("download", "extract_archive", "tidy_bulk_response", "tidy_bulk_expression",
+                 "tidy_cohort", "cohort_labels", "train_scdeal"):
         assert f"rule {rule}:" in out or f"localrule {rule}:" in out, rule
     assert "GSEDEMO" not in out  # the demo config is replaced, not merged

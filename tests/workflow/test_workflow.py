@@ -40,7 +40,7 @@ def test_lint_is_clean():
 def test_dry_run_lists_every_stage(tmp_path):
     out = _run(["-n", "--quiet", "rules"], _copy_workflow(tmp_path))
     for rule in ("simulate_demo", "tidy_bulk_response", "tidy_bulk_expression", "bulk_labels",
-                 "tidy_sc", "preprocess_sc", "tidy_tcga", "tidy_pdtc", "train_scdeal", "predict_scdeal",
+                 "tidy_sc", "preprocess_sc", "tidy_cohort", "cohort_labels", "train_scdeal", "predict_scdeal",
                  "evaluate_scdeal", "plot_scdeal_umap", "summarise_scdeal"):
         assert rule in out, rule
 
@@ -119,7 +119,7 @@ def test_demo_outputs(demo_run):
     summary = pd.read_csv(work / "results/scdeal/summary.tsv", sep="\t")
     assert len(summary) == 2 * len(truth["datasets"])
     assert (work / "results/patients/tcga/expression.parquet").exists()
-    assert (work / "results/patients/pdtc/response.parquet").exists()
+    assert (work / "results/patients/pdtc/labels.parquet").exists()
     assert list((work / "benchmarks/rules").rglob("*.tsv")), "every rule writes a benchmark file"
 
 

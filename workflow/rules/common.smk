@@ -99,9 +99,14 @@ def sc_inputs(wildcards):
     return inputs
 
 
-def cohort_inputs(wildcards):
-    """Every file of one patient cohort (expression, labels, drug-name map, probe map)."""
-    return PATIENTS[wildcards.cohort].files()
+def cohort_expression_inputs(wildcards):
+    """The expression file(s) of one patient cohort (and a Xena probe map)."""
+    return PATIENTS[wildcards.cohort].expression_files()
+
+
+def cohort_label_inputs(wildcards):
+    """The label file(s) of one patient cohort (and its drug-name map); none without labels."""
+    return PATIENTS[wildcards.cohort].label_files()
 
 
 from drugshift.params import resolve_scdeal_params

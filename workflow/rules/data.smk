@@ -67,17 +67,15 @@ wildcard_constraints:
     cohort="|".join(re.escape(c) for c in CODEAE_COHORTS) or "NO_COHORT",
 
 
-# One rule for every patient / tumour-model cohort (`patients.<name>`, any format): expression on
-# a log scale and, where the cohort has labels, one row per (sample, GDSC drug) for scoring.
+# Every patient / tumour-model cohort (`patients.<name>`, any format): expression on a log scale,
+# and, apart (so that labels reach nothing but the benchmark), one label per (sample, GDSC drug).
 rule tidy_cohort:
     input:
-        unpack(cohort_inputs),
+        unpack(cohort_expression_inputs),
     output:
-        expression="results/patients/{cohort}/expression.parquet",
-        labels="results/patients/{cohort}/labels.parquet",
+        "results/patients/{cohort}/expression.parquet",
     params:
         cohort=lambda wc: config["patients"][wc.cohort],
-        drugs=CODEAE_DRUG_NAMES,
     conda:
         "../../envs/environment.yaml"
     log:
@@ -86,3 +84,22 @@ rule tidy_cohort:
         "benchmarks/rules/tidy_cohort/{cohort}.tsv"
     script:
         "../scripts/tidy_cohort.py"
+
+
+rule cohort_labels:
+    input:
+        unpack(cohort_label_inputs),
+        expression="results/patients/{cohort}/expression.parquet",
+    output:
+        "results/patients/{cohort}/labels.parquet",
+    params:
+        cohort=lambda wc: config["patients"][wc.cohort],
+        drugs=CODEAE_DRUG_NAMES,
+    conda:
+        "../../envs/environment.yaml"
+    log:
+        "logs/cohort_labels/{cohort}.log",
+    benchmark:
+        "benchmarks/rules/cohort_labels/{cohort}.tsv"
+    script:
+        "../scripts/cohort_labels.py"

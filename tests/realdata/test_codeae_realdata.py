@@ -12,18 +12,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, SHARED_DATA, requires_shared_data
+from conftest import ROOT, SHARED_DATA
 
-pytestmark = [requires_shared_data, pytest.mark.realdata, pytest.mark.workflow]
+pytestmark = pytest.mark.workflow  # it runs Snakemake; the folder marks it realdata
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 DRUGS = ["Cisplatin", "AZD7762", "Rucaparib"]
 METHODS = ["codeae_adv", "mlp", "elasticnet"]
 
 
-def _snakemake(work, *args, timeout=2400):
-    proc = subprocess.run([*SNAKEMAKE, "--cores", "2", "--configfile", "cut.yaml", *args], cwd=work,
-                          capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+def _snakemake(work, *flags, timeout=2400):
+    # The target first: --quiet and --configfile take every word that follows them.
+    proc = subprocess.run([*SNAKEMAKE, "codeae_benchmark", "--cores", "2", *flags, "--configfile", "cut.yaml"],
+                          cwd=work, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"snakemake {' '.join(flags)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     return proc.stdout + proc.stderr
 
 
@@ -48,7 +49,7 @@ def run(tmp_path_factory):
     for item in ("Snakefile", "workflow", "config", "envs", "profiles", "resources"):
         (shutil.copytree if (ROOT / item).is_dir() else shutil.copy)(ROOT / item, work / item)
     (work / "cut.yaml").write_text(yaml.safe_dump(_cut_config(work)))
-    _snakemake(work, "codeae_benchmark")
+    _snakemake(work)
     return work
 
 
@@ -87,21 +88,21 @@ def test_a_model_folder_reproduces_the_workflows_predictions_in_a_fresh_process(
 
 
 def test_patient_labels_reach_only_the_benchmark(run):
-    """Permuted cisplatin labels: Snakemake reruns the cohort's tidy step and the benchmark, no
-    model and no prediction; the TCGA scores change, the cell-line CV rows do not."""
+    """Permuted cisplatin labels: Snakemake reruns the cohort's labels and the benchmark, no
+    expression, model or prediction; the TCGA scores change, the cell-line CV rows do not."""
     before = pd.read_csv(run / "results/codeae/benchmark.tsv", sep="\t")
     labels = pd.read_csv(run / "cisplatin_labels.csv", index_col=0)
     labels.iloc[:, 0] = np.random.default_rng(0).permutation(labels.iloc[:, 0].to_numpy())
     labels.to_csv(run / "cisplatin_labels.csv")
-    plan = _snakemake(run, "-n", "--quiet", "rules", "codeae_benchmark")
-    assert "tidy_cohort" in plan and "benchmark_codeae" in plan
-    for rule in ("pretrain_codeae", "finetune_codeae", "predict_codeae", "select_features"):
+    plan = _snakemake(run, "-n", "--quiet", "rules")
+    assert "cohort_labels" in plan and "benchmark_codeae" in plan
+    for rule in ("tidy_cohort", "select_features", "pretrain_codeae", "finetune_codeae", "predict_codeae"):
         assert rule not in plan, plan
-    _snakemake(run, "codeae_benchmark")
+    _snakemake(run)
     after = pd.read_csv(run / "results/codeae/benchmark.tsv", sep="\t")
     cv = before["cohort"] == "gdsc_cv"
     pd.testing.assert_frame_equal(before[cv], after[after["cohort"] == "gdsc_cv"])
     tcga_before, tcga_after = before[before["cohort"] == "tcga"], after[after["cohort"] == "tcga"]
     assert not np.allclose(tcga_before["AUROC"], tcga_after["AUROC"])
     # Snakemake's resume: a finished run has nothing left to do.
-    assert "Nothing to be done" in _snakemake(run, "-n", "codeae_benchmark")
+    assert "Nothing to be done" in _snakemake(run, "-n")

@@ -5,7 +5,12 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from drugshift.cohorts import Cohort, cohort_labels, read_cohort, read_drug_names, to_log_scale
+from drugshift.cohorts import Cohort, cohort_labels, read_drug_names, read_expression, to_log_scale
+
+
+def read_cohort(cohort, drugs):
+    expression = read_expression(cohort)
+    return expression, cohort_labels(cohort, drugs, expression.index)
 from drugshift.params import ConfigError
 
 
@@ -46,7 +51,8 @@ def test_a_table_cohort_stacks_its_files_and_reads_one_label_file_per_drug(tmp_p
     cohort = Cohort.from_config("mine", {
         "format": "table", "expression": [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")], "values": "normalised",
         "labels": {"Drug A": str(tmp_path / "drug_a.csv"), "Drug B": str(tmp_path / "drug_b.csv")}})
-    assert cohort.files()["labels"] == [str(tmp_path / "drug_a.csv"), str(tmp_path / "drug_b.csv")]
+    assert cohort.label_files() == {"labels": [str(tmp_path / "drug_a.csv"), str(tmp_path / "drug_b.csv")]}
+    assert cohort.expression_files() == {"expression": [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]}
     expression, labels = read_cohort(cohort, ["Drug B", "Drug A", "Drug C"])
     assert list(expression.columns) == ["g1", "g2"]  # shared genes, first file's order
     assert list(expression.index) == ["p1", "p2", "p3"]  # p2 kept once (first file)
@@ -55,7 +61,7 @@ def test_a_table_cohort_stacks_its_files_and_reads_one_label_file_per_drug(tmp_p
         {"sample": "p2", "drug": "Drug B", "label": 0}, {"sample": "p3", "drug": "Drug B", "label": 1},
         {"sample": "p1", "drug": "Drug A", "label": 1}, {"sample": "p3", "drug": "Drug A", "label": 0}]
     unlabelled = Cohort.from_config("u", {"format": "table", "expression": str(tmp_path / "a.csv"), "values": "log"})
-    assert read_cohort(unlabelled, ["Drug A"])[1].empty
+    assert read_cohort(unlabelled, ["Drug A"])[1].empty and unlabelled.label_files() == {}
 
 
 def test_xena_labels_follow_recist_per_patient(demo_world):
@@ -105,3 +111,14 @@ def test_labels_are_empty_for_a_cohort_without_them():
     cohort = Cohort.from_config("c", {"format": "table", "expression": "x.csv", "values": "log"})
     labels = cohort_labels(cohort, ["A"], ["s1", "s2"])
     assert labels.empty and list(labels.columns) == ["sample", "drug", "label"]
+
+
+def test_score_drugs_restricts_the_labelled_drugs(tmp_path):
+    pd.DataFrame({"0": [1, 0]}, index=["p1", "p2"]).to_csv(tmp_path / "y.csv")
+    files = {"A": str(tmp_path / "y.csv"), "B": str(tmp_path / "y.csv")}
+    entry = {"format": "table", "expression": "x.csv", "values": "log", "labels": files}
+    every = cohort_labels(Cohort.from_config("c", entry), ["A", "B"], ["p1", "p2"])
+    only_b = cohort_labels(Cohort.from_config("c", {**entry, "score_drugs": ["B"]}), ["A", "B"], ["p1", "p2"])
+    assert set(every["drug"]) == {"A", "B"} and set(only_b["drug"]) == {"B"}
+    with pytest.raises(ConfigError, match="patients.c.score_drugs: expected a list"):
+        Cohort.from_config("c", {**entry, "score_drugs": "B"})
