@@ -156,6 +156,15 @@ def test_params_round_trip_and_defaults_live_in_the_class():
         assert cls.defaults() == p.to_dict()
 
 
-def test_params_and_registry_import_without_torch():
-    code = "import sys, drugshift.params, drugshift.methods; assert 'torch' not in sys.modules, 'torch imported'"
+def test_what_the_workflow_imports_to_build_its_dag_needs_no_torch():
+    code = ("import sys, drugshift.params, drugshift.methods, drugshift.cohorts, drugshift.io.sc_formats; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_config_readme_tables_are_generated_from_the_parameter_classes():
+    from conftest import ROOT
+    from drugshift.params.docs import update_readme
+
+    text = (ROOT / "config" / "README.md").read_text()
+    assert update_readme(text) == text, "run: python -m drugshift.params.docs config/README.md"

@@ -48,6 +48,12 @@ def attribute_docs(cls: type) -> dict[str, str]:
     return {k: " ".join(v) for k, v in out.items()}  # type: ignore[arg-type]
 
 
+def _markdown(text: str) -> str:
+    """reStructuredText roles and literals of a docstring as markdown code spans."""
+    text = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", text)
+    return text.replace("``", "`")
+
+
 def _default(value) -> str:
     if value is None:
         return "null"
@@ -76,7 +82,7 @@ def parameter_table(name: str) -> str:
     defaults = cls.defaults()
     rows = ["| key | meaning | allowed | default |", "|---|---|---|---|"]
     for f in dataclasses.fields(cls):
-        meaning = docs.get(f.name, "").replace("|", "\\|")
+        meaning = _markdown(docs.get(f.name, "")).replace("|", "\\|")
         if f.name in reserved:
             meaning = f"set by the {reserved[f.name]}, not here. {meaning}"
         rows.append(f"| `{path}.{f.name}` | {meaning} | {_allowed(f)} | {_default(defaults[f.name])} |")
