@@ -19,8 +19,6 @@ through these two functions.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from pathlib import Path
 import torch
 
 import drugshift
+from drugshift.atomic import atomic_directory
 from drugshift.cards import write_json
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFiles", "read_model_dir", "save_model_dir", "TRUSTED_ESTIMATOR_TYPES"]
@@ -91,13 +90,9 @@ def save_model_dir(
         ``directory`` as a :class:`~pathlib.Path`.
     """
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = directory.parent / f".{directory.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        header = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
-                  "drugshift_version": drugshift.__version__}
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
+              "drugshift_version": drugshift.__version__}
+    with atomic_directory(directory) as tmp:
         payload = {**header, "tensors": {name: {k: v.detach().cpu().contiguous() for k, v in sd.items()}
                                          for name, sd in (tensors or {}).items()}}
         torch.save(payload, tmp / WEIGHTS)
@@ -106,12 +101,6 @@ def save_model_dir(
 
             skops.io.dump(list(estimators), tmp / ESTIMATORS)
         write_json({**dict(card), **header, "estimators": len(estimators or [])}, tmp / CARD)
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
 
 

@@ -28,7 +28,9 @@ def domain_auroc(source, target, seed: int = 42, n_folds: int = 5, n_trees: int 
     """
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import cross_val_predict
+
+    from drugshift.splits import cv_folds
 
     source, target = np.asarray(source, dtype=np.float64), np.asarray(target, dtype=np.float64)
     if source.ndim != 2 or target.ndim != 2 or source.shape[1] != target.shape[1]:
@@ -38,6 +40,5 @@ def domain_auroc(source, target, seed: int = 42, n_folds: int = 5, n_trees: int 
     X = np.vstack([source, target])
     y = np.r_[np.ones(len(source)), np.zeros(len(target))]
     clf = RandomForestClassifier(n_estimators=n_trees, min_samples_leaf=3, random_state=seed, n_jobs=1)
-    folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    score = cross_val_predict(clf, X, y, cv=folds, method="predict_proba")[:, 1]
+    score = cross_val_predict(clf, X, y, cv=cv_folds(y, n_folds, seed), method="predict_proba")[:, 1]
     return float(roc_auc_score(y, score))

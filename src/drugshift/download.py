@@ -35,6 +35,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
+from drugshift.atomic import atomic_directory
 from drugshift.errors import InputError
 
 log = logging.getLogger("drugshift")
@@ -256,10 +257,8 @@ def extract(archive: str | Path, dest: str | Path) -> list[str]:
     sorted).
     """
     archive, dest = Path(archive), Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     names: list[str] = []
-    try:
+    with atomic_directory(dest) as tmp:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
                 infos = zf.infolist()
@@ -298,10 +297,4 @@ def extract(archive: str | Path, dest: str | Path) -> list[str]:
                     names.append(str(target.relative_to(tmp.resolve())))
         else:
             raise InputError(archive, "not a tar or zip archive")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return sorted(names)

@@ -22,6 +22,7 @@ import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import anndata as ad
 import numpy as np
@@ -31,6 +32,7 @@ from torch import nn
 
 from drugshift.evaluate import DEFAULT_THRESHOLD, predicted_labels
 from drugshift.graph import neighbors
+from drugshift.params.base import Params, rule
 
 __all__ = [
     "OUTPUTS",
@@ -198,18 +200,16 @@ def attribution_anndata(attributions: Mapping[str, np.ndarray], obs: pd.DataFram
 
 
 @dataclass(frozen=True)
-class CriticalGeneThresholds:
+class CriticalGeneThresholds(Params):
     """Critical-gene filters (paper, Methods): Bonferroni-adjusted p below ``p_adj``, log-fold
     change above ``logfc``, fraction of cells with a non-zero IG above ``min_fraction`` in
     either group (config ``interpret.critical_genes``)."""
 
-    p_adj: float = 0.05
-    logfc: float = 0.1
-    min_fraction: float = 0.2
+    label: ClassVar[str] = "critical-gene"
 
-    @classmethod
-    def from_dict(cls, d: Mapping | None) -> CriticalGeneThresholds:
-        return cls(**{k: v for k, v in dict(d or {}).items() if k in cls.__dataclass_fields__})
+    p_adj: float = rule(0.05, gt=0, le=1)
+    logfc: float = 0.1
+    min_fraction: float = rule(0.2, ge=0, le=1)
 
 
 def _empty_ranking() -> pd.DataFrame:

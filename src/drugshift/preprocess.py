@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import ClassVar
 
 import anndata as ad
 import numpy as np
@@ -18,23 +19,33 @@ import pandas as pd
 import scanpy as sc
 import scipy.sparse as sp
 
+from drugshift.params.base import Params, rule
+
 log = logging.getLogger("drugshift")
 
 
 @dataclass(frozen=True)
-class QCParams:
-    """Single-cell QC and normalisation settings (config key ``preprocess.sc``)."""
+class QCParams(Params):
+    """Single-cell QC and normalisation settings (config key ``preprocess.sc``).
 
-    min_genes: int = 200
-    min_cells: int = 3
-    max_mito_fraction: float = 0.10
+    Attributes:
+        min_genes: drop cells with fewer detected genes.
+        min_cells: drop genes detected in fewer cells.
+        max_mito_fraction: drop cells with this mitochondrial fraction or more.
+        mito_prefix: gene-symbol prefix of mitochondrial genes (matched case-insensitively).
+        target_sum: counts per cell after ``normalize_total``.
+        normalised: the input is already normalised (e.g. z-scores): skip QC on counts,
+            normalisation and log.
+    """
+
+    label: ClassVar[str] = "single-cell QC"
+
+    min_genes: int = rule(200, ge=0)
+    min_cells: int = rule(3, ge=0)
+    max_mito_fraction: float = rule(0.10, gt=0, le=1)
     mito_prefix: str = "MT-"
-    target_sum: float = 1e4
-    normalised: bool = False  # input already normalised (e.g. z-scores): skip QC on counts, normalisation and log
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "QCParams":
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+    target_sum: float = rule(1e4, gt=0)
+    normalised: bool = False
 
 
 def add_qc_metrics(adata: ad.AnnData, mito_prefix: str) -> None:

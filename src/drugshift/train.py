@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["History", "as_float_matrix", "deterministic", "fit", "iterate_minibatches", "resolve_device",
+__all__ = ["History", "as_binary_labels", "as_float_matrix", "deterministic", "fit", "iterate_minibatches", "resolve_device",
            "seed_everything"]
 
 
@@ -304,3 +304,28 @@ def as_float_matrix(x, what: str, n_genes: int | None = None) -> np.ndarray:
     if n_genes is not None and X.shape[1] != n_genes:
         raise ValueError(f"{what} has {X.shape[1]} genes; the model expects {n_genes}")
     return X
+
+
+def as_binary_labels(y, n_rows: int, what: str = "y", min_per_class: int = 1, why: str = "") -> np.ndarray:
+    """Response labels as an ``int64`` vector of 0/1 (1 = sensitive), one per input row, checked.
+
+    Args:
+        y: the labels (any array-like).
+        n_rows: the number of rows of the matrix they label.
+        what: their name in messages.
+        min_per_class: the fewest samples each class needs (``why`` says what for).
+
+    Raises:
+        ValueError: another count than ``n_rows``, values other than 0/1, or too few of a class.
+    """
+    y = np.asarray(y).ravel()
+    if y.size != n_rows:
+        raise ValueError(f"{what} has {y.size} labels but the matrix has {n_rows} rows")
+    if not np.isin(y, [0, 1]).all():
+        raise ValueError(f"{what} must be 0/1 (1 = sensitive); found values {np.unique(y)[:10].tolist()}")
+    y = y.astype(np.int64)
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < min_per_class:
+        raise ValueError(f"need at least {min_per_class} samples of each class{' ' + why if why else ''}; "
+                         f"got {counts[0]} resistant (0) and {counts[1]} sensitive (1)")
+    return y

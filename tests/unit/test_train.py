@@ -179,3 +179,22 @@ def test_fit_trains_a_real_model_and_requires_a_loss_key():
 
     with pytest.raises(KeyError, match="loss"):
         fit(lambda idx: {"ce": 1.0}, lambda: 0.0, [m], n_train=4, epochs=1, batch_size=2, patience=None)
+
+
+@pytest.mark.parametrize(("y", "n_rows", "minimum", "message"), [
+    ([0, 1, 1], 4, 1, "3 labels but the matrix has 4 rows"),
+    ([0, 1, 2], 3, 1, "must be 0/1"),
+    ([0, 1, 1, 1], 4, 2, "need at least 2 samples of each class for the split; got 1 resistant"),
+])
+def test_binary_labels_are_checked_with_what_is_wrong(y, n_rows, minimum, message):
+    from drugshift.train import as_binary_labels
+
+    with pytest.raises(ValueError, match=message):
+        as_binary_labels(y, n_rows, "y", minimum, "for the split")
+
+
+def test_binary_labels_come_back_as_int64():
+    from drugshift.train import as_binary_labels
+
+    y = as_binary_labels([1.0, 0.0, True], 3)
+    assert y.dtype.name == "int64" and y.tolist() == [1, 0, 1]

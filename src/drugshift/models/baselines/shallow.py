@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from drugshift.methods import SHALLOW_BASELINES
-from drugshift.train import as_float_matrix
+from drugshift.splits import cv_folds
+from drugshift.train import as_binary_labels, as_float_matrix
 
 __all__ = ["ENET_GRID", "RF_GRID", "fit_shallow"]
 
@@ -81,7 +82,7 @@ def fit_shallow(
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -89,15 +90,8 @@ def fit_shallow(
     if method not in SHALLOW_BASELINES:
         raise ValueError(f"unknown shallow baseline {method!r}; expected one of {SHALLOW_BASELINES}")
     X = as_float_matrix(x, "x")
-    y = np.asarray(y).ravel()
-    if y.size != X.shape[0]:
-        raise ValueError(f"y has {y.size} labels but x has {X.shape[0]} rows")
-    if not np.isin(y, [0, 1]).all():
-        raise ValueError(f"y must be 0/1 (1 = sensitive); found {np.unique(y)[:10].tolist()}")
-    y = y.astype(np.int64)
+    y = as_binary_labels(y, X.shape[0], "y", 2)
     counts = np.bincount(y, minlength=2)
-    if counts.min() < 2:
-        raise ValueError(f"need at least 2 samples of each class; got {counts[0]} resistant and {counts[1]} sensitive")
     if int(n_inner_folds) < 2:
         raise ValueError(f"n_inner_folds must be >= 2, got {n_inner_folds}")
     folds = int(min(n_inner_folds, counts.min()))
@@ -113,7 +107,7 @@ def fit_shallow(
                                            class_weight="balanced_subsample", random_state=seed, n_jobs=1)
         space = {k: list(v) for k, v in dict(grid or RF_GRID).items()}
     search = GridSearchCV(estimator, space, scoring="roc_auc", refit=True, n_jobs=n_jobs, error_score="raise",
-                          cv=StratifiedKFold(folds, shuffle=True, random_state=seed))
+                          cv=cv_folds(y, folds, seed))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         search.fit(X, y)

@@ -49,7 +49,7 @@ from drugshift.models.codeae.plan import FoldResult, PretrainingPlan, finetune_c
 from drugshift.nn.inference import apply_in_chunks
 from drugshift.params import BaselineParams, CodeAEMethodParams, CodeAEParams, FinetuneParams
 from drugshift.splits import cv_folds
-from drugshift.train import as_float_matrix, resolve_device
+from drugshift.train import as_binary_labels, as_float_matrix, resolve_device
 
 __all__ = ["CodeAE", "DrugResponseModel", "Standardisation", "method_params_from_dict"]
 
@@ -292,11 +292,7 @@ class DrugResponseModel:
         if self.genes is None:
             self.genes = _genes_of(X)
         X = _matrix(X, self.genes, "X")
-        y = np.asarray(y).ravel()
-        if y.size != len(X) or not np.isin(y, [0, 1]).all():
-            raise ValueError(f"y must hold one 0/1 label per row of X ({len(X)}), got {y.size} values "
-                             f"{np.unique(y)[:5].tolist()}")
-        y = y.astype(int)
+        y = as_binary_labels(y, len(X), "y")
         p, name = self.params.finetune, f"{self.method} {self.drug}"
         if self.kind in ("codeae", "pretrained"):
             folds = finetune_cv(self.encoder.encoder, X, y, p, device=device, log=log, name=name)

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from drugshift.params import SAMPLING_METHODS, ScDEALParams
 from drugshift.splits import holdout, train_val_test
-from drugshift.train import as_float_matrix
+from drugshift.train import as_binary_labels, as_float_matrix
 
 __all__ = ["MAX_VALIDATION_CELLS", "TrainingData", "cell_clusters", "check_bulk", "check_cells", "resample",
            "validation_cells"]
@@ -30,18 +30,7 @@ def check_bulk(X_bulk, y_bulk) -> tuple[np.ndarray, np.ndarray]:
             samples of a class (the stratified 64/16/20 split needs them).
     """
     Xb = as_float_matrix(X_bulk, "X_bulk")
-    y = np.asarray(y_bulk).ravel()
-    if y.size != Xb.shape[0]:
-        raise ValueError(f"y_bulk has {y.size} labels but X_bulk has {Xb.shape[0]} rows")
-    if not np.isin(y, [0, 1]).all():
-        raise ValueError(f"y_bulk must be 0/1 (1 = sensitive); found values {np.unique(y)[:10].tolist()}")
-    y = y.astype(np.int64)
-    counts = np.bincount(y, minlength=2)
-    if counts.min() < 5:
-        raise ValueError(
-            f"need at least 5 bulk samples of each class for the stratified 64/16/20 split; "
-            f"got {counts[0]} resistant (0) and {counts[1]} sensitive (1)"
-        )
+    y = as_binary_labels(y_bulk, Xb.shape[0], "y_bulk", 5, "for the stratified 64/16/20 split")
     return Xb, y
 
 

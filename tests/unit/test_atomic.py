@@ -1,0 +1,26 @@
+"""Folders written all or nothing: drugshift.atomic."""
+
+import pytest
+
+from drugshift.atomic import atomic_directory
+
+
+def test_a_failed_write_leaves_the_earlier_folder_and_no_temporary_one(tmp_path):
+    dest = tmp_path / "model"
+    dest.mkdir()
+    (dest / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError), atomic_directory(dest) as tmp:
+        (tmp / "half.txt").write_text("half")
+        raise RuntimeError("disk full")
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    assert [p.name for p in dest.iterdir()] == ["old.txt"]
+
+
+def test_a_finished_write_replaces_the_folder(tmp_path):
+    dest = tmp_path / "a" / "model"
+    with atomic_directory(dest) as tmp:
+        (tmp / "new.txt").write_text("new")
+    with atomic_directory(dest) as tmp:
+        (tmp / "newer.txt").write_text("newer")
+    assert [p.name for p in dest.iterdir()] == ["newer.txt"]
+    assert [p.name for p in dest.parent.iterdir()] == ["model"]
