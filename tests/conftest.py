@@ -6,6 +6,9 @@ skipped when the folder is absent). A test elsewhere that needs the shared data 
 ``realdata`` too.
 """
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,24 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 _NO_SHARED_DATA = "../shared/data is absent"
 requires_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=_NO_SHARED_DATA)
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def copy_workflow(dest: Path) -> Path:
+    """A copy of the workflow (not of results) in ``dest``, to run Snakemake there."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in ("Snakefile", "workflow", "config", "profiles", "envs", "resources"):
+        (shutil.copytree if (ROOT / item).is_dir() else shutil.copy)(ROOT / item, dest / item)
+    return dest
+
+
+def snakemake(args: list[str], cwd: Path, timeout: int = 900, check: bool = True) -> subprocess.CompletedProcess:
+    """Run Snakemake in ``cwd``; with ``check`` a failure shows the ends of its output."""
+    proc = subprocess.run(SNAKEMAKE + list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert proc.returncode == 0, f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc
 
 
 def pytest_collection_modifyitems(config, items):

@@ -12,19 +12,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, SHARED_DATA
+from conftest import ROOT, SHARED_DATA, copy_workflow, snakemake
 
 pytestmark = pytest.mark.workflow  # it runs Snakemake; the folder marks it realdata
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 DRUGS = ["Cisplatin", "AZD7762", "Rucaparib"]
 METHODS = ["codeae_adv", "mlp", "elasticnet"]
 
 
 def _snakemake(work, *flags, timeout=2400):
     # The target first: --quiet and --configfile take every word that follows them.
-    proc = subprocess.run([*SNAKEMAKE, "codeae_benchmark", "--cores", "2", *flags, "--configfile", "cut.yaml"],
-                          cwd=work, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"snakemake {' '.join(flags)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    proc = snakemake(["codeae_benchmark", "--cores", "2", *flags, "--configfile", "cut.yaml"], work, timeout)
     return proc.stdout + proc.stderr
 
 
@@ -46,8 +43,7 @@ def _cut_config(work) -> dict:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     work = tmp_path_factory.mktemp("codeae_realdata")
-    for item in ("Snakefile", "workflow", "config", "envs", "profiles", "resources"):
-        (shutil.copytree if (ROOT / item).is_dir() else shutil.copy)(ROOT / item, work / item)
+    copy_workflow(work)
     (work / "cut.yaml").write_text(yaml.safe_dump(_cut_config(work)))
     _snakemake(work)
     return work

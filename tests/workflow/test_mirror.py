@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -18,11 +17,11 @@ import anndata as ad
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, SHARED_DATA, requires_shared_data
+from conftest import ROOT, SHARED_DATA, requires_shared_data, snakemake
+from conftest import copy_workflow as _copy_workflow
 from local_server import LocalServer
 
 pytestmark = pytest.mark.workflow
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 PC9 = ["geo/GSE147405/GSM4494348_Day11_control.txt.gz", "geo/GSE147405/GSM4494349_Day11_Erlotinib.txt.gz"]
 GDSC1 = "gdsc/GDSC1_fitted_dose_response_24Jul22.csv"
 GDSC2 = "gdsc/GDSC2_fitted_dose_response_24Jul22.csv"
@@ -69,16 +68,8 @@ def _build_mirror(root: Path) -> dict[str, bytes]:
     return files
 
 
-def _copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for item in ("Snakefile", "workflow", "config", "profiles", "envs", "resources"):
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / item)
-    return dest
-
-
 def _snakemake(args, cwd, timeout=300):
-    return subprocess.run(SNAKEMAKE + args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return snakemake(args, cwd, timeout, check=False)
 
 
 @pytest.fixture(scope="module")

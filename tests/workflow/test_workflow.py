@@ -1,34 +1,20 @@
 """Workflow tests: lint, dry run, and the demo DAG run for real in a temporary copy."""
 
 import json
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import anndata as ad
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, SNAKEMAKE, snakemake
+from conftest import copy_workflow as _copy_workflow
 
 pytestmark = pytest.mark.workflow
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-
-def _copy_workflow(dest: Path) -> Path:
-    for item in ("Snakefile", "workflow", "config", "profiles", "envs"):
-        src = ROOT / item
-        if src.is_dir():
-            shutil.copytree(src, dest / item)
-        else:
-            shutil.copy(src, dest / item)
-    return dest
 
 
 def _run(args, cwd, timeout=900):
-    proc = subprocess.run(SNAKEMAKE + args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    proc = snakemake(args, cwd, timeout)
     return proc.stdout + proc.stderr
 
 

@@ -37,7 +37,6 @@ from torch import nn
 from drugshift.cards import environment, provenance
 from drugshift.checkpoint import read_model_dir, save_model_dir
 from drugshift.evaluate import classification_metrics, predicted_labels
-from drugshift.methods import method_kind
 from drugshift.models.codeae.module import (
     CodeAEModule,
     DrugClassifier,
