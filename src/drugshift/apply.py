@@ -1,0 +1,345 @@
+"""Apply a saved model to your own data: load any model folder, align genes, preprocess, predict.
+
+The library side of ``drugshift predict`` (:mod:`drugshift.cli`), usable from a notebook::
+
+    import drugshift
+    model = drugshift.load_model("results/codeae/codeae_adv/demotinib/model")
+    result = drugshift.predict_samples(model, frame_or_adata, values="normalised")
+    result.predictions            # DataFrame: sens_prob, sens_label (and sens_prob_sd)
+
+Gene alignment (both kinds): the input's genes are matched to the model's by name; genes the
+model needs but the input lacks are *filled*, and :func:`predict_samples` refuses an input that
+has fewer than ``min_overlap`` of the model's genes. The fill rule is the model's own neutral value:
+
+* scDEAL: cells are min-max scaled per gene to [0, 1] with the scaler fitted on the training
+  cells (card ``preprocessing.cells_scaler``); a missing gene is 0 after that scaling, i.e. the
+  gene's minimum in the training cells (a gene not detected).
+* CODE-AE: inputs are per-gene z-scores (card ``standardisation``); a missing gene is 0 after
+  z-scoring, i.e. the mean of the reference domain.
+
+``values`` says what the input holds, so that only the missing steps are applied:
+
+========== =================================================== =================================
+values     scDEAL                                              CODE-AE
+========== =================================================== =================================
+counts     normalize_total (10 000) + log1p + card's scaler    log1p, then per-gene z-score
+tpm        log1p + card's scaler                               log1p, then per-gene z-score
+log        card's scaler (cells min-max)                       per-gene z-score within the input
+normalised nothing: already the model's input scale            nothing: already z-scored
+========== =================================================== =================================
+
+CODE-AE's per-gene z-score of a new cohort is taken within the input itself, as the workflow
+standardises each cohort (:func:`drugshift.features.standardise_domains`); ``domain=`` instead
+applies the stored mean and SD of one training domain.
+
+scDEAL is transductive (:class:`~drugshift.models.scdeal.ScDEAL`): a saved model applies to the
+cells it was trained with and cells of the same dataset. Retraining the transfer for a new
+dataset is not done here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from drugshift.errors import InputError
+from drugshift.evaluate import classification_metrics, predicted_labels
+
+__all__ = ["VALUES", "Prediction", "load_model", "model_kind", "predict_samples", "read_input", "read_labels",
+           "write_predictions"]
+
+VALUES = ("counts", "tpm", "log", "normalised")
+TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".parquet": None}
+#: ``normalize_total`` target of the workflow's single-cell preprocessing (QCParams.target_sum).
+SC_TARGET_SUM = 1e4
+
+
+def model_kind(directory: str | Path) -> str:
+    """The ``kind`` of a model folder, read from its card (``scdeal``, ``codeae-drug``, …)."""
+    from drugshift.checkpoint import CARD
+
+    directory = Path(directory)
+    card_path = directory / CARD
+    if not directory.is_dir():
+        raise InputError(directory, "no such model folder")
+    if not card_path.is_file():
+        raise InputError(directory, f"not a drugshift model folder (no {CARD})")
+    try:
+        card = json.loads(card_path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(card_path, f"unreadable model card ({e})") from e
+    return str(card.get("kind"))
+
+
+def load_model(directory: str | Path, device: str = "cpu"):
+    """The model object of a folder, chosen by its card's kind: :class:`~drugshift.models.scdeal.ScDEAL`
+    (``scdeal``), :class:`~drugshift.models.codeae.DrugResponseModel` (``codeae-drug``) or
+    :class:`~drugshift.models.codeae.CodeAE` (``codeae-encoder``, which cannot predict)."""
+    kind = model_kind(directory)
+    if kind == "scdeal":
+        from drugshift.models.scdeal import ScDEAL
+
+        return ScDEAL.load(directory, device=device)
+    if kind == "codeae-drug":
+        from drugshift.models.codeae import DrugResponseModel
+
+        return DrugResponseModel.load(directory, device=device)
+    if kind == "codeae-encoder":
+        from drugshift.models.codeae import CodeAE
+
+        return CodeAE.load(directory, device=device)
+    raise InputError(directory, f"unknown model kind {kind!r}")
+
+
+def _is_scdeal(model) -> bool:
+    from drugshift.models.scdeal import ScDEAL
+
+    return isinstance(model, ScDEAL)
+
+
+# ------------------------------------------------------------------ reading
+
+
+def read_input(path: str | Path, *, genes_in_rows: bool = False):
+    """An input file as AnnData (``.h5ad``, a 10x mtx folder or ``matrix.mtx[.gz]``) or as a
+    DataFrame samples × genes (``.csv``, ``.tsv``, ``.txt``, ``.parquet``, optionally ``.gz``;
+    first column = sample ids; ``genes_in_rows`` for a genes × samples table). Non-numeric
+    columns (annotations) are dropped and listed in ``frame.attrs['ignored_columns']``."""
+    from drugshift.io.sc_formats import read_h5ad, read_mtx_10x
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "file not found")
+    name = path.name.lower().removesuffix(".gz")
+    if path.is_dir() or name.endswith("matrix.mtx"):
+        return read_mtx_10x(path)
+    suffix = Path(name).suffix
+    if suffix == ".h5ad":
+        return read_h5ad(path)
+    if suffix not in TABLE_SUFFIXES:
+        raise InputError(path, f"unknown input format {suffix!r} (use .h5ad, .csv, .tsv, .txt, .parquet, or a 10x "
+                               "mtx folder)")
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+            if isinstance(frame.index, pd.RangeIndex) and frame.shape[1] and not pd.api.types.is_numeric_dtype(
+                    frame.iloc[:, 0]):
+                frame = frame.set_index(frame.columns[0])
+        else:
+            frame = pd.read_csv(path, sep=TABLE_SUFFIXES[suffix], index_col=0, float_precision="round_trip")
+    except Exception as e:  # pandas / pyarrow parse errors
+        raise InputError(path, f"cannot read as a table: {e}") from e
+    if genes_in_rows:
+        frame = frame.T
+    frame.index = frame.index.astype(str)
+    frame.columns = frame.columns.astype(str)
+    non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if len(non_numeric) == frame.shape[1]:
+        raise InputError(path, "no numeric column; expected samples × genes with sample ids in the first column")
+    if non_numeric:  # annotation columns (e.g. the workflow's `cohort`): not genes
+        frame = frame.drop(columns=non_numeric)
+        frame.attrs["ignored_columns"] = non_numeric
+    if frame.index.has_duplicates:
+        raise InputError(path, "duplicated sample ids in the first column")
+    return frame
+
+
+def read_labels(path: str | Path, column: str) -> pd.Series:
+    """Ground truth 0/1 per sample from a table (first column = sample ids)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    suffix = Path(path.name.lower().removesuffix(".gz")).suffix
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+            if isinstance(frame.index, pd.RangeIndex):
+                frame = frame.set_index(frame.columns[0])
+        else:
+            frame = pd.read_csv(path, sep=TABLE_SUFFIXES.get(suffix, "\t"), index_col=0)
+    except Exception as e:
+        raise InputError(path, f"cannot read as a table: {e}") from e
+    if column not in frame.columns:
+        raise InputError(path, f"no column {column!r} (columns: {list(frame.columns)[:10]})")
+    labels = frame[column]
+    labels.index = labels.index.astype(str)
+    return labels
+
+
+# ------------------------------------------------------------------ alignment and preprocessing
+
+
+@dataclass
+class Prediction:
+    """What :func:`predict_samples` returns: ``predictions`` (DataFrame indexed by sample:
+    ``sens_prob``, ``sens_label``, and ``sens_prob_sd`` for an ensemble), the genes matched
+    (``n_matched`` of the model's ``n_model_genes``; ``overlap`` their fraction), the rule the
+    missing genes were filled by, and the model's input matrix that was predicted."""
+
+    predictions: pd.DataFrame
+    n_matched: int
+    n_model_genes: int
+    fill_rule: str
+    values: str
+    matrix: pd.DataFrame = field(repr=False)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def overlap(self) -> float:
+        return self.n_matched / self.n_model_genes if self.n_model_genes else 0.0
+
+    def summary(self) -> str:
+        return (f"{self.n_matched} of the model's {self.n_model_genes} genes in the input "
+                f"({100 * self.overlap:.1f}%); missing genes filled with {self.fill_rule}")
+
+
+def _frame_of(data) -> pd.DataFrame:
+    if hasattr(data, "var_names") and hasattr(data, "obs"):
+        X = data.X.toarray() if sp.issparse(data.X) else np.asarray(data.X)
+        return pd.DataFrame(X, index=data.obs_names.astype(str), columns=data.var_names.astype(str))
+    if isinstance(data, pd.DataFrame):
+        out = data.copy()
+        out.columns = out.columns.astype(str)
+        return out
+    raise TypeError(f"expected an AnnData or a DataFrame (samples × genes), got {type(data).__name__}")
+
+
+def _scdeal_matrix(model, frame: pd.DataFrame, values: str) -> pd.DataFrame:
+    x = frame.astype(np.float64)
+    if values == "counts":
+        totals = x.sum(axis=1).replace(0, 1.0)
+        x = np.log1p(x.div(totals, axis=0) * SC_TARGET_SUM)
+    elif values == "tpm":
+        x = np.log1p(x)
+    x = x.reindex(columns=model.genes)
+    if values != "normalised":
+        scaler = (model.preprocessing or {}).get("cells_scaler")
+        if not scaler:
+            raise ValueError("the model card records no cells scaler; give inputs on the model's scale "
+                             "(--values normalised)")
+        lo, hi = np.asarray(scaler["min"], np.float64), np.asarray(scaler["max"], np.float64)
+        span = np.where(hi - lo > 0, hi - lo, 1.0)
+        x = (x - lo) / span
+    return x.fillna(0.0)
+
+
+def _codeae_matrix(model, frame: pd.DataFrame, values: str, domain: str | None) -> pd.DataFrame:
+    x = frame.astype(np.float64)
+    if values in ("counts", "tpm"):
+        x = np.log1p(x)
+    x = x.reindex(columns=model.genes)
+    if domain is not None:
+        if domain not in model.standardisation:
+            raise ValueError(f"no standardisation for domain {domain!r}; the model has {sorted(model.standardisation)}")
+        mean, sd = model.standardisation[domain]
+        x = (x - mean) / sd
+    elif values != "normalised":
+        sd = x.std(axis=0, ddof=0).replace(0, 1.0).fillna(1.0)
+        x = (x - x.mean(axis=0)) / sd
+    return x.fillna(0.0)
+
+
+def predict_samples(model, data, *, values: str = "normalised", min_overlap: float = 0.5, domain: str | None = None,
+                    source: str | Path | None = None, model_dir: str | Path | None = None) -> Prediction:
+    """Align ``data`` (AnnData or DataFrame, samples × genes) to ``model``'s genes, apply the
+    preprocessing ``values`` leaves to do (module docstring), and predict.
+
+    Raises:
+        ValueError: fewer than ``min_overlap`` of the model's genes in the input (the message
+            names the model folder, the input and the overlap), or an unknown ``values``.
+    """
+    if values not in VALUES:
+        raise ValueError(f"values must be one of {', '.join(VALUES)}, got {values!r}")
+    if not hasattr(model, "predict") or getattr(model, "genes", None) is None:
+        raise ValueError(f"{model_dir or 'the model'}: this model cannot predict (a pretrained encoder? give a drug "
+                         "model folder)")
+    frame = _frame_of(data)
+    if frame.columns.has_duplicates:
+        dup = frame.columns[frame.columns.duplicated()].unique().tolist()
+        raise ValueError(f"{source or 'the input'}: duplicated gene names, e.g. {dup[:3]}")
+    genes = list(model.genes)
+    present = set(frame.columns)
+    n_matched = sum(g in present for g in genes)
+    overlap = n_matched / len(genes)
+    if overlap < min_overlap:
+        raise ValueError(f"model {model_dir or '(in memory)'}: input {source or '(in memory)'} has {n_matched} of the "
+                         f"model's {len(genes)} genes ({100 * overlap:.1f}%), below the minimum overlap "
+                         f"{100 * min_overlap:.0f}%")
+    if _is_scdeal(model):
+        matrix = _scdeal_matrix(model, frame, values)
+        prob = model.predict(matrix.to_numpy(np.float32))
+        out = pd.DataFrame({"sens_prob": prob}, index=frame.index)
+        out["sens_label"] = predicted_labels(prob)
+        fill = "0 after the model's per-gene min-max scaling (the gene's minimum in the training cells)"
+    else:
+        matrix = _codeae_matrix(model, frame, values, domain)
+        out = model.predict(pd.DataFrame(matrix.to_numpy(np.float32), index=frame.index, columns=genes))
+        out = out[["sens_prob", "sens_prob_sd", "sens_label"]]
+        fill = "0 after per-gene z-scoring (the reference mean)"
+    out.index.name = "sample"
+    return Prediction(out, n_matched, len(genes), fill, values, matrix, _scale_notes(model, matrix, values))
+
+
+def _scale_notes(model, matrix: pd.DataFrame, values: str) -> list[str]:
+    """Warnings when the model's input does not look like its training scale (a wrong ``values``)."""
+    if values != "normalised" or matrix.empty:
+        return []
+    x = matrix.to_numpy()
+    if _is_scdeal(model) and (np.nanmax(x) > 1.5 or np.nanmin(x) < -0.5):
+        return [f"values range {np.nanmin(x):.3g}..{np.nanmax(x):.3g}, but the model's cells were min-max scaled to "
+                "[0, 1]; is --values counts, tpm or log meant?"]
+    if not _is_scdeal(model) and np.nanmin(x) >= 0 and np.nanmax(x) > 20:
+        return [f"values range {np.nanmin(x):.3g}..{np.nanmax(x):.3g}, but the model reads per-gene z-scores; "
+                "is --values counts, tpm or log meant?"]
+    return []
+
+
+def write_predictions(data, predictions: pd.DataFrame, path: str | Path) -> Path:
+    """Write predictions by ``path``'s extension: ``.h5ad`` (the input AnnData, or the input
+    table as ``.X``, with the predictions in ``.obs``) or a table (``.csv``, ``.tsv``,
+    ``.txt``, ``.parquet``: one row per sample)."""
+    import anndata as ad
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".h5ad":
+        if hasattr(data, "obs"):
+            out = data.copy()
+        else:
+            out = ad.AnnData(X=data.to_numpy(np.float32), obs=pd.DataFrame(index=data.index.astype(str)),
+                             var=pd.DataFrame(index=data.columns.astype(str)))
+        for col in predictions.columns:
+            out.obs[col] = predictions[col].to_numpy()
+        out.write_h5ad(path)
+    elif suffix == ".parquet":
+        predictions.reset_index().to_parquet(path, index=False)
+    elif suffix in (".csv", ".tsv", ".txt"):
+        predictions.to_csv(path, sep="," if suffix == ".csv" else "\t")
+    else:
+        raise InputError(path, f"unknown output format {suffix!r} (use .h5ad, .csv, .tsv, .txt or .parquet)")
+    return path
+
+
+def labelled_metrics(predictions: pd.DataFrame, labels: pd.Series, source: str | Path | None = None) -> dict:
+    """:func:`~drugshift.evaluate.classification_metrics` on the samples that have a label (0/1)."""
+    y = pd.to_numeric(labels.reindex(predictions.index), errors="coerce")
+    keep = y.notna().to_numpy()
+    if not keep.any():
+        raise InputError(source, "no predicted sample has a label (do the sample ids match?)")
+    yk = y[keep].to_numpy()
+    if not np.isin(yk, (0, 1)).all():
+        raise InputError(source, "labels must be 0 (resistant) or 1 (sensitive)")
+    metrics = classification_metrics(yk.astype(int), predictions["sens_prob"].to_numpy()[keep])
+    metrics["n_unlabelled"] = int((~keep).sum())
+    return metrics
+
+
+def warn(message: str) -> None:
+    print(f"drugshift: {message}", file=sys.stderr)

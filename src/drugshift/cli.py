@@ -1,0 +1,251 @@
+"""The ``drugshift`` command: apply a saved model to your own data and read a model's card.
+
+argparse (standard library): no extra dependency for a two-command interface.
+
+User errors (missing files, bad formats, too few shared genes) exit with code 2 and one line
+on stderr; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import drugshift
+from drugshift.apply import VALUES
+
+__all__ = ["main"]
+
+PREDICT_HELP = """\
+Predict each sample's (or cell's) probability of being sensitive to the model's drug.
+
+Writes sens_prob (0-1), sens_label (1 = sensitive, sens_prob >= 0.5) and, for CODE-AE
+ensembles, sens_prob_sd (SD over the cross-validation fold models): into .obs of an
+.h5ad output, or as columns of a .csv/.tsv/.parquet output (one row per sample).
+
+Input: a table samples x genes (.csv, .tsv, .txt, .parquet; first column = sample ids;
+--genes-in-rows for genes x samples), an .h5ad (cells x genes) or a 10x mtx folder.
+Genes are matched to the model's by name; missing genes are filled with the model's neutral
+value (scDEAL: 0 after its per-gene min-max scaling; CODE-AE: 0 after z-scoring, i.e. the
+mean), and inputs with fewer than --min-overlap of the model's genes are refused.
+
+--values says what the input holds, so only the missing steps are applied:
+  counts      scDEAL: normalize_total(1e4)+log1p+the card's cell scaler; CODE-AE: log1p+z-score
+  tpm         scDEAL: log1p+scaler;            CODE-AE: log1p, then per-gene z-score
+  log         scDEAL: the card's scaler;       CODE-AE: per-gene z-score within the input
+  normalised  nothing: already the model's input scale (default)
+CODE-AE z-scores a new cohort within itself, as the workflow does; --domain instead applies
+the stored mean/SD of one training domain (see `drugshift inspect`).
+
+scDEAL is transductive: its cell encoder was trained on the training cells. This command
+applies the saved transferred model to cells of the SAME dataset (preprocessed as the card
+records). Retraining the transfer for a new dataset is not available in this command yet.
+"""
+
+PREDICT_EPILOG = """\
+example:
+  drugshift predict --model results/codeae/codeae_adv/demotinib/model \\
+      --input my_patients.csv --output predictions.csv --values log
+  drugshift predict --model results/scdeal/GSEDEMO1/demotinib/model \\
+      --input cells.h5ad --output predicted.h5ad --labels truth.csv --label-column response
+"""
+
+
+class UserError(Exception):
+    """A problem with what the user gave; reported as one line, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="drugshift", description="Transfer drug response from cell-line screens to single cells and patients.",
+        epilog="example:\n  drugshift inspect results/scdeal/GSEDEMO1/demotinib/model\n  drugshift predict --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"drugshift {drugshift.__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("inspect", help="print a model folder's card",
+                       description="Print a model folder's card: method, drug, training data with checksums, "
+                                   "genes, parameters, validation metrics, versions.",
+                       epilog="example:\n  drugshift inspect results/codeae/codeae_adv/demotinib/model",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="DIR", help="model folder (with model.json)")
+    p.add_argument("--json", action="store_true", help="print the card as JSON, genes and curves included")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    p = sub.add_parser("predict", help="predict drug response of your own samples or cells",
+                       description=PREDICT_HELP, epilog=PREDICT_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, metavar="DIR", help="model folder (scdeal or codeae-drug)")
+    p.add_argument("--input", required=True, metavar="FILE", help="expression: table, .h5ad or 10x mtx folder")
+    p.add_argument("--output", required=True, metavar="FILE", help=".h5ad, .csv, .tsv or .parquet")
+    p.add_argument("--values", choices=VALUES, default="normalised",
+                   help="what the input holds (default: normalised, the model's input scale)")
+    p.add_argument("--min-overlap", type=float, default=0.5, metavar="F",
+                   help="smallest fraction of the model's genes the input must have (default 0.5)")
+    p.add_argument("--domain", default=None, help="CODE-AE: standardise with this training domain's stored mean/SD")
+    p.add_argument("--genes-in-rows", action="store_true", help="the input table is genes x samples")
+    p.add_argument("--labels", metavar="FILE", help="ground truth table (first column = sample ids); writes "
+                                                   "<output stem>.metrics.json")
+    p.add_argument("--label-column", metavar="C", help="column of --labels (or of the h5ad's .obs) holding 0/1")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+# ------------------------------------------------------------------ inspect
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _section(lines: list[str], title: str, mapping, skip=()) -> None:
+    if not mapping:
+        return
+    lines.append(f"{title}:")
+    for k, v in mapping.items():
+        if k in skip:
+            continue
+        if isinstance(v, dict) and v:
+            lines.append(f"  {k}:")
+            for k2, v2 in v.items():
+                text = _fmt(v2)
+                lines.append(f"    {k2}: {text if len(text) <= 200 else text[:197] + '...'}")
+        else:
+            text = _fmt(v)
+            lines.append(f"  {k}: {text if len(text) <= 200 else text[:197] + '...'}")
+
+
+def describe_card(card: dict, directory: str | Path = "") -> str:
+    """A readable summary of a model card (what ``drugshift inspect`` prints)."""
+    lines = [f"model folder: {directory}",
+             f"method: {card.get('method')} (kind {card.get('kind')}"
+             + (f", {card['method_kind']}" if card.get("method_kind") else "") + ")",
+             f"drug: {card.get('drug')}"]
+    genes = card.get("genes") or []
+    lines.append(f"genes: {card.get('n_genes', len(genes))} (first: {', '.join(map(str, genes[:5]))}"
+                 + (", ..." if len(genes) > 5 else "") + ")")
+    if card.get("transductive"):
+        lines.append(f"transductive: {card['transductive']}")
+    if card.get("n_folds"):
+        lines.append(f"fold models: {card['n_folds']}")
+    if card.get("standardisation"):
+        lines.append(f"standardisation domains: {', '.join(card['standardisation'])}")
+    data = dict(card.get("training_data") or {})
+    if "cell_lines" in data and isinstance(data["cell_lines"], list):
+        data["cell_lines"] = f"{len(data['cell_lines'])} ids (first: {', '.join(data['cell_lines'][:3])}, ...)"
+    _section(lines, "training data", data)
+    prep = card.get("preprocessing") or {}
+    if prep:
+        lines.append("preprocessing:")
+        for k, v in prep.items():
+            if isinstance(v, dict) and {"min", "max"} <= set(v):
+                lines.append(f"  {k}: per-gene min/max of {len(v['min'])} genes")
+            else:
+                lines.append(f"  {k}: {_fmt(v)}")
+    _section(lines, "parameters", card.get("params") or {})
+    if card.get("validation"):
+        _section(lines, "validation (bulk)", card["validation"])
+    if card.get("cv"):
+        lines.append("cross-validation (held-out cell lines):")
+        for row in card["cv"]:
+            keep = {k: row[k] for k in ("auroc", "ap", "f1", "n") if k in row}
+            lines.append(f"  fold {row.get('fold')}: {_fmt(keep)}")
+    if card.get("training"):
+        lines.append("training:")
+        for stage, h in card["training"].items():
+            info = {k: h[k] for k in ("epochs_run", "best_epoch", "best_value", "stopped_early") if k in h}
+            lines.append(f"  {stage}: {_fmt(info)}")
+    env = card.get("environment") or (card.get("trained_on") or {}).get("environment") or {}
+    lines.append(f"format: {card.get('format')} v{card.get('format_version')}, written by drugshift "
+                 f"{card.get('drugshift_version')}")
+    if env:
+        lines.append(f"environment: {_fmt(env)}")
+    return "\n".join(lines)
+
+
+def _inspect(args) -> int:
+    from drugshift.apply import model_kind
+    from drugshift.checkpoint import CARD
+
+    model_kind(args.model)  # checks the folder and the card
+    card = json.loads((Path(args.model) / CARD).read_text())
+    if args.json:
+        print(json.dumps(card, indent=2, sort_keys=True))
+    else:
+        print(describe_card(card, args.model))
+    return 0
+
+
+# ------------------------------------------------------------------ predict
+
+
+def _predict(args) -> int:
+    from drugshift import apply
+
+    if not 0 <= args.min_overlap <= 1:
+        raise UserError(f"--min-overlap must be between 0 and 1, got {args.min_overlap}")
+    if args.labels and not args.label_column:
+        raise UserError("--labels needs --label-column")
+    if Path(args.output).suffix.lower() not in (".h5ad", ".csv", ".tsv", ".txt", ".parquet"):
+        raise UserError(f"{args.output}: unknown output format (use .h5ad, .csv, .tsv, .txt or .parquet)")
+    model = apply.load_model(args.model)
+    data = apply.read_input(args.input, genes_in_rows=args.genes_in_rows)
+    ignored = getattr(data, "attrs", {}).get("ignored_columns")
+    if ignored:
+        apply.warn(f"{args.input}: ignored {len(ignored)} non-numeric column(s): {', '.join(map(str, ignored[:5]))}")
+    if apply._is_scdeal(model) and args.domain:
+        raise UserError("--domain applies to CODE-AE models only")
+    result = apply.predict_samples(model, data, values=args.values, min_overlap=args.min_overlap, domain=args.domain,
+                                   source=args.input, model_dir=args.model)
+    apply.warn(f"{args.input}: {result.summary()}")
+    for note in result.notes:
+        apply.warn(f"warning: {note}")
+    out = apply.write_predictions(data, result.predictions, args.output)
+    n_sens = int(result.predictions["sens_label"].sum())
+    apply.warn(f"wrote {out}: {len(result.predictions)} samples, {n_sens} predicted sensitive")
+    if args.label_column:
+        if args.labels:
+            labels = apply.read_labels(args.labels, args.label_column)
+        elif hasattr(data, "obs") and args.label_column in data.obs:
+            labels = data.obs[args.label_column]
+            labels.index = labels.index.astype(str)
+        else:
+            raise UserError(f"{args.input}: no .obs column {args.label_column!r}; give --labels FILE")
+        metrics = apply.labelled_metrics(result.predictions, labels, args.labels or args.input)
+        metrics_path = out.with_name(out.stem + ".metrics.json")
+        from drugshift.cards import write_json
+
+        write_json({"model": str(args.model), "input": str(args.input), **metrics}, metrics_path)
+        apply.warn(f"wrote {metrics_path}: AUROC {metrics['auroc']:.3f}, F1 {metrics['f1']:.3f} on {metrics['n']} "
+                   "labelled samples")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 success, 2 user error)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return {"inspect": _inspect, "predict": _predict}[args.command](args)
+    except (UserError, FileNotFoundError, ValueError, OSError) as e:  # InputError is a ValueError
+        if args.debug:
+            raise
+        message = " ".join(str(e).split())
+        print(f"drugshift {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
