@@ -22,8 +22,8 @@ has fewer than ``min_overlap`` of the model's genes. The fill rule is the model'
 ========== =================================================== =================================
 values     scDEAL                                              CODE-AE
 ========== =================================================== =================================
-counts     normalize_total (10 000) + log1p + card's scaler    log1p, then per-gene z-score
-tpm        log1p + card's scaler                               log1p, then per-gene z-score
+counts     normalize_total (10 000) + log1p + card's scaler    log2(CPM + 1), per-gene z-score
+tpm        log1p + card's scaler                               log2(TPM + 1), per-gene z-score
 log        card's scaler (cells min-max)                       per-gene z-score within the input
 normalised nothing: already the model's input scale            nothing: already z-scored
 ========== =================================================== =================================
@@ -48,13 +48,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from drugshift.cohorts import VALUES, to_log_scale
 from drugshift.errors import InputError
 from drugshift.evaluate import classification_metrics, predicted_labels
 
 __all__ = ["VALUES", "Prediction", "load_model", "model_kind", "predict_samples", "read_input", "read_labels",
            "write_predictions"]
 
-VALUES = ("counts", "tpm", "log", "normalised")
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".parquet": None}
 #: ``normalize_total`` target of the workflow's single-cell preprocessing (QCParams.target_sum).
 SC_TARGET_SUM = 1e4
@@ -230,9 +230,8 @@ def _scdeal_matrix(model, frame: pd.DataFrame, values: str) -> pd.DataFrame:
 
 
 def _codeae_matrix(model, frame: pd.DataFrame, values: str, domain: str | None) -> pd.DataFrame:
-    x = frame.astype(np.float64)
-    if values in ("counts", "tpm"):
-        x = np.log1p(x)
+    # The workflow's own rule for a cohort: counts -> log2(CPM + 1), TPM -> log2(TPM + 1).
+    x = to_log_scale(frame, values).astype(np.float64)
     x = x.reindex(columns=model.genes)
     if domain is not None:
         if domain not in model.standardisation:

@@ -22,6 +22,17 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def array_sha256(*arrays) -> str:
+    """Hex sha256 of in-memory arrays (dtype, shape and bytes, in C order): the checksum a model
+    card gives of training data that came from no file."""
+    digest = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        digest.update(str((a.dtype.str, a.shape)).encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
 def provenance(paths: dict[str, str | Path]) -> dict:
     """Name → {path, sha256, bytes} of every input a model was trained from."""
     return {name: {"path": str(p), "sha256": file_sha256(p), "bytes": Path(p).stat().st_size}

@@ -24,7 +24,6 @@ Typical use::
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -34,7 +33,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from drugshift.cards import environment, provenance
+from drugshift.cards import array_sha256, environment, provenance
 from drugshift.checkpoint import read_model_dir, save_model_dir
 from drugshift.evaluate import classification_metrics, predicted_labels
 from drugshift.models.codeae.module import (
@@ -93,15 +92,6 @@ def _matrix(x, genes: Sequence[str], what: str) -> np.ndarray:
     return np.ascontiguousarray(as_float_matrix(x, what, len(genes)))
 
 
-def _array_sha256(*arrays: np.ndarray) -> str:
-    digest = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        digest.update(str((a.dtype.str, a.shape)).encode())
-        digest.update(a.tobytes())
-    return digest.hexdigest()
-
-
 def _state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in module.state_dict().items()}
 
@@ -156,7 +146,7 @@ class CodeAE:
             network, history = pretrain_encoder(method, Xs, Xt, params.pretrain, device=device, log=log)
         else:
             raise ValueError(f"method {method!r} ({params.kind}) has no pretraining stage")
-        data = {"source_sha256": _array_sha256(Xs), "target_sha256": _array_sha256(Xt),
+        data = {"source_sha256": array_sha256(Xs), "target_sha256": array_sha256(Xt),
                 "n_source": len(Xs), "n_target": len(Xt)}
         if files:
             data["files"] = provenance(files)
@@ -307,7 +297,7 @@ class DrugResponseModel:
         if isinstance(self.folds[0], DrugClassifier):
             self.architecture = {"encoder": encoder_spec(self.folds[0].encoder),
                                  "head": {"hidden": list(p.classifier_hidden), "dropout": p.dropout}}
-        self.training_data = {"X_sha256": _array_sha256(X), "y_sha256": _array_sha256(y),
+        self.training_data = {"X_sha256": array_sha256(X), "y_sha256": array_sha256(y),
                               "n_cell_lines": int(len(y)), "n_sensitive": int(y.sum())}
         if files:
             self.training_data["files"] = provenance(files)

@@ -3,7 +3,6 @@ and the command line share)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from drugshift.cards import environment, provenance
+from drugshift.cards import array_sha256, environment, provenance
 from drugshift.checkpoint import read_model_dir, save_model_dir
 from drugshift.models.scdeal.data import TrainingData, cell_clusters, check_bulk, check_cells
 from drugshift.models.scdeal.module import PARTS, ScDEALModule
@@ -33,10 +32,6 @@ _log = logging.getLogger("drugshift.models.scdeal")
 
 def _is_anndata(x) -> bool:
     return hasattr(x, "var_names") and hasattr(x, "obs")
-
-
-def _sha256(a: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
 def _names(x, axis: str) -> list[str] | None:
@@ -162,7 +157,7 @@ class ScDEAL:
             "n_cell_lines": int(len(yb)), "n_sensitive": int(yb.sum()), "cell_lines": _names(bulk, "samples"),
             "n_cells": int(Xs.shape[0]), "cells": dataset,
             # The matrices as the model saw them (float32, C order), and the files they came from.
-            "sha256": {"bulk": _sha256(Xb), "labels": _sha256(yb), "cells": _sha256(Xs)},
+            "sha256": {"bulk": array_sha256(Xb), "labels": array_sha256(yb), "cells": array_sha256(Xs)},
             "files": provenance(dict(training_files or {})),
         }
         self.preprocessing = {}
@@ -194,19 +189,13 @@ class ScDEAL:
         name (every model gene must be present), bare arrays must have the model's width."""
         genes = genes if genes is not None else self.genes
         names = _names(x, "genes")
+        if names is not None and genes is not None and names != genes:
+            missing = [g for g in genes if g not in set(names)]
+            if missing:
+                raise ValueError(f"{what} lacks {len(missing)} of the model's genes (first: {missing[:5]})")
+            x = x[:, genes] if _is_anndata(x) else x[genes]
         if _is_anndata(x):
-            if genes is not None and names != genes:
-                missing = [g for g in genes if g not in set(names)]
-                if missing:
-                    raise ValueError(f"{what} lacks {len(missing)} of the model's genes (first: {missing[:5]})")
-                x = x[:, genes]
             x = x.X
-        elif names is not None:
-            if genes is not None and names != genes:
-                missing = [g for g in genes if g not in set(names)]
-                if missing:
-                    raise ValueError(f"{what} lacks {len(missing)} of the model's genes (first: {missing[:5]})")
-                x = x[genes]
         n_genes = None if self.module is None else self.module.n_genes
         return as_float_matrix(x, what, n_genes)
 
