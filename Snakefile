@@ -38,6 +38,7 @@ include: "workflow/rules/scdeal.smk"
 include: "workflow/rules/scdeal_eval.smk"
 include: "workflow/rules/interpret.smk"
 include: "workflow/rules/codeae.smk"
+include: "workflow/rules/predict.smk"
 
 
 rule all:

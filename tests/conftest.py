@@ -48,6 +48,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(requires_shared_data)
         if layer == "workflow":
             item.add_marker(pytest.mark.workflow)
+        if layer == "cluster":
+            item.add_marker(pytest.mark.cluster)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -70,3 +72,12 @@ def demo_world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
     truth = simulate_demo(folder)
     return folder, truth
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The demo DAG, run once for real with 2 cores, shared by every workflow test that reads or
+    extends its results (a second full demo would double the suite's longest step)."""
+    work = copy_workflow(tmp_path_factory.mktemp("wf"))
+    snakemake(["--cores", "2"], work)
+    return work

@@ -2,6 +2,16 @@
 
 __version__ = "0.1.0"
 
-from drugshift.apply import load_model, predict_samples  # noqa: E402  (after __version__, which they read)
+__all__ = ["__version__", "load_model", "predict_samples", "retrain_samples"]
 
-__all__ = ["__version__", "load_model", "predict_samples"]
+_API = {"load_model", "predict_samples", "retrain_samples"}
+
+
+def __getattr__(name: str):
+    # The prediction API loads torch and scikit-learn; importing it lazily keeps `import
+    # drugshift.<module>` (every workflow rule, the DAG build) as fast as that module alone.
+    if name in _API:
+        from drugshift import apply
+
+        return getattr(apply, name)
+    raise AttributeError(f"module 'drugshift' has no attribute {name!r}")

@@ -33,14 +33,20 @@ standardises each cohort (:func:`drugshift.features.standardise_domains`); ``dom
 applies the stored mean and SD of one training domain.
 
 scDEAL is transductive (:class:`~drugshift.models.scdeal.ScDEAL`): a saved model applies to the
-cells it was trained with and cells of the same dataset. Retraining the transfer for a new
-dataset is not done here.
+cells it was trained with and cells of the same dataset (:func:`predict_samples`). For a new
+dataset, :func:`retrain_samples` fits the transfer (sc DAE, joint training) on the new cells from
+the saved bulk stage, with the per-gene min-max scaler fitted on the new cells, and predicts
+them with the retrained model. The two are never mixed: the caller chooses.
+
+Large single-cell inputs stay sparse until the model's genes are selected, and are densified
+in blocks of :data:`BLOCK_ROWS` cells.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,14 +56,16 @@ import scipy.sparse as sp
 
 from drugshift.cohorts import VALUES, to_log_scale
 from drugshift.errors import InputError
+from drugshift.io import TABLE_SEPARATORS
 from drugshift.evaluate import classification_metrics, predicted_labels
 
-__all__ = ["VALUES", "Prediction", "load_model", "model_kind", "predict_samples", "read_input", "read_labels",
-           "write_predictions"]
+__all__ = ["VALUES", "Prediction", "load_model", "model_kind", "predict_file", "predict_samples", "read_input",
+           "read_labels", "retrain_samples", "write_predictions"]
 
-TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".parquet": None}
 #: ``normalize_total`` target of the workflow's single-cell preprocessing (QCParams.target_sum).
 SC_TARGET_SUM = 1e4
+#: Cells densified at a time when a sparse input is aligned to a scDEAL model's genes.
+BLOCK_ROWS = 10_000
 
 
 def model_kind(directory: str | Path) -> str:
@@ -122,7 +130,7 @@ def read_input(path: str | Path, *, genes_in_rows: bool = False):
     suffix = Path(name).suffix
     if suffix == ".h5ad":
         return read_h5ad(path)
-    if suffix not in TABLE_SUFFIXES:
+    if suffix not in TABLE_SEPARATORS:
         raise InputError(path, f"unknown input format {suffix!r} (use .h5ad, .csv, .tsv, .txt, .parquet, or a 10x "
                                "mtx folder)")
     try:
@@ -132,7 +140,7 @@ def read_input(path: str | Path, *, genes_in_rows: bool = False):
                     frame.iloc[:, 0]):
                 frame = frame.set_index(frame.columns[0])
         else:
-            frame = pd.read_csv(path, sep=TABLE_SUFFIXES[suffix], index_col=0, float_precision="round_trip")
+            frame = pd.read_csv(path, sep=TABLE_SEPARATORS[suffix], index_col=0, float_precision="round_trip")
     except Exception as e:  # pandas / pyarrow parse errors
         raise InputError(path, f"cannot read as a table: {e}") from e
     if genes_in_rows:
@@ -162,7 +170,7 @@ def read_labels(path: str | Path, column: str) -> pd.Series:
             if isinstance(frame.index, pd.RangeIndex):
                 frame = frame.set_index(frame.columns[0])
         else:
-            frame = pd.read_csv(path, sep=TABLE_SUFFIXES.get(suffix, "\t"), index_col=0)
+            frame = pd.read_csv(path, sep=TABLE_SEPARATORS.get(suffix, "\t"), index_col=0)
     except Exception as e:
         raise InputError(path, f"cannot read as a table: {e}") from e
     if column not in frame.columns:
@@ -210,23 +218,58 @@ def _frame_of(data) -> pd.DataFrame:
     raise TypeError(f"expected an AnnData or a DataFrame (samples × genes), got {type(data).__name__}")
 
 
-def _scdeal_matrix(model, frame: pd.DataFrame, values: str) -> pd.DataFrame:
-    x = frame.astype(np.float64)
+def _expression(data) -> tuple[pd.Index, pd.Index, np.ndarray | sp.spmatrix]:
+    """Sample names, gene names and the matrix of an AnnData (sparse kept sparse) or a DataFrame."""
+    if hasattr(data, "var_names") and hasattr(data, "obs"):
+        X = data.X.tocsr() if sp.issparse(data.X) else np.asarray(data.X)
+        return pd.Index(data.obs_names.astype(str)), pd.Index(data.var_names.astype(str)), X
+    if isinstance(data, pd.DataFrame):
+        return pd.Index(data.index.astype(str)), pd.Index(data.columns.astype(str)), data.to_numpy()
+    raise TypeError(f"expected an AnnData or a DataFrame (samples × genes), got {type(data).__name__}")
+
+
+def _scdeal_log_values(X, gene_names: pd.Index, genes: list[str], values: str) -> np.ndarray:
+    """The model's ``genes`` of ``X`` on the log-normalised scale (``values`` says which steps
+    are left: counts -> normalize_total + log1p, tpm -> log1p), float32 ``(cells, genes)`` with
+    NaN for genes the input lacks. Library sizes come from every gene of the input, as the
+    workflow's normalisation does; a sparse ``X`` is densified :data:`BLOCK_ROWS` cells at a time."""
+    position = gene_names.get_indexer(genes)
+    found = position >= 0
+    columns = position[found]
+    out = np.full((X.shape[0], len(genes)), np.nan, dtype=np.float32)
+    totals = None
     if values == "counts":
-        totals = x.sum(axis=1).replace(0, 1.0)
-        x = np.log1p(x.div(totals, axis=0) * SC_TARGET_SUM)
-    elif values == "tpm":
-        x = np.log1p(x)
-    x = x.reindex(columns=model.genes)
+        totals = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
+        totals[totals == 0] = 1.0
+    for start in range(0, X.shape[0], BLOCK_ROWS):
+        rows = slice(start, start + BLOCK_ROWS)
+        block = X[rows][:, columns]
+        block = (block.toarray() if sp.issparse(block) else np.asarray(block)).astype(np.float64)
+        if values == "counts":
+            block = np.log1p(block / totals[rows, None] * SC_TARGET_SUM)
+        elif values == "tpm":
+            block = np.log1p(block)
+        out[rows][:, found] = block  # fancy assignment into a view of the row block
+    return out
+
+
+def _minmax(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    return ((x - lo) / span).astype(np.float32)
+
+
+def _scdeal_matrix(model, data, values: str) -> tuple[pd.Index, np.ndarray]:
+    """Sample names and the model's input: its genes in order, on its training cells' scale
+    (the card's per-gene min-max scaler unless ``values`` is ``normalised``), missing genes 0."""
+    names, gene_names, X = _expression(data)
+    x = _scdeal_log_values(X, gene_names, list(model.genes), values)
     if values != "normalised":
         scaler = (model.preprocessing or {}).get("cells_scaler")
         if not scaler:
             raise ValueError("the model card records no cells scaler; give inputs on the model's scale "
                              "(--values normalised)")
-        lo, hi = np.asarray(scaler["min"], np.float64), np.asarray(scaler["max"], np.float64)
-        span = np.where(hi - lo > 0, hi - lo, 1.0)
-        x = (x - lo) / span
-    return x.fillna(0.0)
+        x = _minmax(x, np.asarray(scaler["min"], np.float64), np.asarray(scaler["max"], np.float64))
+    return names, np.nan_to_num(x, nan=0.0)
 
 
 def _codeae_matrix(model, frame: pd.DataFrame, values: str, domain: str | None) -> pd.DataFrame:
@@ -244,45 +287,111 @@ def _codeae_matrix(model, frame: pd.DataFrame, values: str, domain: str | None) 
     return x.fillna(0.0)
 
 
-def predict_samples(model, data, *, values: str = "normalised", min_overlap: float = 0.5, domain: str | None = None,
-                    source: str | Path | None = None, model_dir: str | Path | None = None) -> Prediction:
-    """Align ``data`` (AnnData or DataFrame, samples × genes) to ``model``'s genes, apply the
-    preprocessing ``values`` leaves to do (module docstring), and predict.
+def _check_overlap(model, data, min_overlap: float, source, model_dir) -> int:
+    """The number of the model's genes in ``data``; refuses duplicated gene names and an overlap
+    below ``min_overlap`` (with a hint when the table looks transposed)."""
+    _, gene_names, _ = _expression(data)
+    if gene_names.has_duplicates:
+        dup = gene_names[gene_names.duplicated()].unique().tolist()
+        raise ValueError(f"{source or 'the input'}: duplicated gene names, e.g. {dup[:3]}")
+    genes = list(model.genes)
+    n_matched = int(gene_names.isin(genes).sum())
+    overlap = n_matched / len(genes)
+    if overlap < min_overlap:
+        hint = ""
+        if isinstance(data, pd.DataFrame) and pd.Index(data.index.astype(str)).isin(genes).mean() > overlap:
+            hint = "; its row names match more of the model's genes: is it genes × samples (--genes-in-rows)?"
+        raise ValueError(f"model {model_dir or '(in memory)'}: input {source or '(in memory)'} has {n_matched} of the "
+                         f"model's {len(genes)} genes ({100 * overlap:.1f}%), below the minimum overlap "
+                         f"{100 * min_overlap:.0f}%{hint}")
+    return n_matched
 
-    Raises:
-        ValueError: fewer than ``min_overlap`` of the model's genes in the input (the message
-            names the model folder, the input and the overlap), or an unknown ``values``.
-    """
+
+def _check_predictable(model, values: str, model_dir) -> None:
     if values not in VALUES:
         raise ValueError(f"values must be one of {', '.join(VALUES)}, got {values!r}")
     if not hasattr(model, "predict") or getattr(model, "genes", None) is None:
         raise ValueError(f"{model_dir or 'the model'}: this model cannot predict (a pretrained encoder? give a drug "
                          "model folder)")
-    frame = _frame_of(data)
-    if frame.columns.has_duplicates:
-        dup = frame.columns[frame.columns.duplicated()].unique().tolist()
-        raise ValueError(f"{source or 'the input'}: duplicated gene names, e.g. {dup[:3]}")
+
+
+SCDEAL_FILL = "0 after the model's per-gene min-max scaling (the gene's minimum in the training cells)"
+
+
+def predict_samples(model, data, *, values: str = "normalised", min_overlap: float = 0.5, domain: str | None = None,
+                    source: str | Path | None = None, model_dir: str | Path | None = None) -> Prediction:
+    """Align ``data`` (AnnData or DataFrame, samples × genes) to ``model``'s genes, apply the
+    preprocessing ``values`` leaves to do (module docstring), and predict.
+
+    A scDEAL model predicts with its saved transfer (cells of its own dataset); see
+    :func:`retrain_samples` for new datasets.
+
+    Raises:
+        ValueError: fewer than ``min_overlap`` of the model's genes in the input (the message
+            names the model folder, the input and the overlap), or an unknown ``values``.
+    """
+    _check_predictable(model, values, model_dir)
+    if domain is not None and _is_scdeal(model):
+        raise ValueError(f"{model_dir or 'the model'}: a domain's standardisation applies to CODE-AE models only")
+    n_matched = _check_overlap(model, data, min_overlap, source, model_dir)
     genes = list(model.genes)
-    present = set(frame.columns)
-    n_matched = sum(g in present for g in genes)
-    overlap = n_matched / len(genes)
-    if overlap < min_overlap:
-        raise ValueError(f"model {model_dir or '(in memory)'}: input {source or '(in memory)'} has {n_matched} of the "
-                         f"model's {len(genes)} genes ({100 * overlap:.1f}%), below the minimum overlap "
-                         f"{100 * min_overlap:.0f}%")
     if _is_scdeal(model):
-        matrix = _scdeal_matrix(model, frame, values)
-        prob = model.predict(matrix.to_numpy(np.float32))
-        out = pd.DataFrame({"sens_prob": prob}, index=frame.index)
-        out["sens_label"] = predicted_labels(prob)
-        fill = "0 after the model's per-gene min-max scaling (the gene's minimum in the training cells)"
+        names, x = _scdeal_matrix(model, data, values)
+        prob = model.predict(x)
+        out = pd.DataFrame({"sens_prob": prob, "sens_label": predicted_labels(prob)}, index=names)
+        matrix, fill = pd.DataFrame(x, index=names, columns=genes), SCDEAL_FILL
     else:
-        matrix = _codeae_matrix(model, frame, values, domain)
-        out = model.predict(pd.DataFrame(matrix.to_numpy(np.float32), index=frame.index, columns=genes))
+        matrix = _codeae_matrix(model, _frame_of(data), values, domain)
+        out = model.predict(pd.DataFrame(matrix.to_numpy(np.float32), index=matrix.index, columns=genes))
         out = out[["sens_prob", "sens_prob_sd", "sens_label"]]
         fill = "0 after per-gene z-scoring (the reference mean)"
     out.index.name = "sample"
     return Prediction(out, n_matched, len(genes), fill, values, matrix, _scale_notes(model, matrix, values))
+
+
+def retrain_samples(model, data, *, values: str = "normalised", min_overlap: float = 0.5,
+                    source: str | Path | None = None, model_dir: str | Path | None = None,
+                    log=None) -> tuple[Prediction, object]:
+    """scDEAL on a new dataset: fit the transfer on ``data``'s cells from ``model``'s saved bulk
+    stage (:meth:`~drugshift.models.scdeal.ScDEAL.retrain`) and predict those cells.
+
+    The cells are brought to the log-normalised scale (``values``), aligned to the model's
+    genes (missing genes are 0 after scaling), and min-max scaled per gene with a scaler
+    fitted on these cells, as the workflow scales each dataset. No cell is filtered: QC is the
+    caller's (the workflow's ``preprocess_sc`` does it).
+
+    Returns:
+        ``(prediction, retrained model)``; the retrained model can be saved and inspected.
+    """
+    import anndata as ad
+
+    from drugshift.preprocess import minmax_fit
+
+    _check_predictable(model, values, model_dir)
+    if not _is_scdeal(model):
+        raise ValueError(f"{model_dir or 'the model'}: only scDEAL models are retrained on new cells (CODE-AE "
+                         "models apply to new samples as they are)")
+    n_matched = _check_overlap(model, data, min_overlap, source, model_dir)
+    names, gene_names, X = _expression(data)
+    genes = list(model.genes)
+    x = _scdeal_log_values(X, gene_names, genes, values)
+    with warnings.catch_warnings():  # all-NaN columns are the genes the input lacks
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = minmax_fit(x)
+    lo, hi = np.nan_to_num(lo), np.nan_to_num(hi)
+    x = np.nan_to_num(_minmax(x, lo, hi), nan=0.0)
+    cells = ad.AnnData(x, obs=pd.DataFrame(index=names), var=pd.DataFrame({"sc_min": lo, "sc_max": hi}, index=genes))
+    cells.uns["values"] = values
+    cells.uns["qc"] = {"normalised_input": values in ("log", "normalised"), "cells_filtered": False}
+    retrained = model.retrain(cells, dataset=str(source) if source else None,
+                              training_files={"cells": source} if source and Path(source).is_file() else None,
+                              log=log)
+    prob = retrained.predict(x)
+    out = pd.DataFrame({"sens_prob": prob, "sens_label": predicted_labels(prob)}, index=names)
+    out.index.name = "sample"
+    fill = "0 after per-gene min-max scaling fitted on the input cells"
+    prediction = Prediction(out, n_matched, len(genes), fill, values, pd.DataFrame(x, index=names, columns=genes))
+    return prediction, retrained
 
 
 def _scale_notes(model, matrix: pd.DataFrame, values: str) -> list[str]:
@@ -297,6 +406,62 @@ def _scale_notes(model, matrix: pd.DataFrame, values: str) -> list[str]:
         return [f"values range {np.nanmin(x):.3g}..{np.nanmax(x):.3g}, but the model reads per-gene z-scores; "
                 "is --values counts, tpm or log meant?"]
     return []
+
+
+def predict_file(model_dir: str | Path, input: str | Path, output: str | Path, *, values: str = "normalised",
+                 min_overlap: float = 0.5, domain: str | None = None, genes_in_rows: bool = False,
+                 labels: str | Path | None = None, label_column: str | None = None, retrain: bool = False,
+                 save_model: str | Path | None = None, log=None) -> dict:
+    """``drugshift predict`` as a function (the command and the workflow's ``predict_file``
+    rule call it): load the model folder, read ``input``, predict (or, with ``retrain``,
+    retrain a scDEAL transfer on the input cells and predict them), write ``output`` and, with
+    ``label_column``, score the predictions against ``labels`` (a table) or, without
+    ``labels``, against that column of an h5ad's ``.obs``.
+
+    Progress and warnings go to ``log`` (a :class:`logging.Logger`; stderr lines by default).
+
+    Returns:
+        A summary: model, input, output, drug, values, retrained, samples, predicted sensitive,
+        genes matched, overlap, fill rule, ignored input columns, notes, metrics (or ``None``).
+    """
+    say = log.info if log is not None else warn
+    note = (lambda m: log.warning(f"warning: {m}")) if log is not None else (lambda m: warn(f"warning: {m}"))
+    model = load_model(model_dir)
+    data = read_input(input, genes_in_rows=genes_in_rows)
+    if label_column and not labels and not (hasattr(data, "obs") and label_column in data.obs):
+        raise InputError(input, f"no .obs column {label_column!r} to score against; give --labels FILE")
+    ignored = list(getattr(data, "attrs", {}).get("ignored_columns", []))
+    if ignored:
+        note(f"{input}: ignored {len(ignored)} non-numeric column(s): {', '.join(map(str, ignored[:5]))}")
+    if retrain:
+        say(f"{input}: retraining the transfer of {model_dir} on {data.shape[0]} cells")
+        result, retrained = retrain_samples(model, data, values=values, min_overlap=min_overlap, source=input,
+                                            model_dir=model_dir, log=log)
+        if save_model:
+            retrained.save(save_model)
+            say(f"wrote the retrained model {save_model}")
+    else:
+        result = predict_samples(model, data, values=values, min_overlap=min_overlap, domain=domain, source=input,
+                                 model_dir=model_dir)
+    say(f"{input}: {result.summary()}")
+    for text in result.notes:
+        note(text)
+    out = write_predictions(data, result.predictions, output)
+    n_sensitive = int(result.predictions["sens_label"].sum())
+    say(f"wrote {out}: {len(result.predictions)} samples, {n_sensitive} predicted sensitive")
+    metrics = None
+    if label_column:
+        if labels:
+            truth = read_labels(labels, label_column)
+        else:
+            truth = data.obs[label_column].set_axis(data.obs_names.astype(str))
+        metrics = labelled_metrics(result.predictions, truth, labels or input)
+        say(f"AUROC {metrics['auroc']:.3f}, F1 {metrics['f1']:.3f} on {metrics['n']} labelled samples")
+    return {"model": str(model_dir), "input": str(input), "output": str(out), "drug": model.drug,
+            "values": result.values, "retrained": bool(retrain), "n_samples": len(result.predictions),
+            "n_predicted_sensitive": n_sensitive, "n_matched_genes": result.n_matched,
+            "n_model_genes": result.n_model_genes, "overlap": result.overlap, "fill_rule": result.fill_rule,
+            "ignored_columns": ignored, "notes": result.notes, "metrics": metrics}
 
 
 def write_predictions(data, predictions: pd.DataFrame, path: str | Path) -> Path:

@@ -18,7 +18,9 @@ through these two functions.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ import torch
 import drugshift
 from drugshift.atomic import atomic_directory
 from drugshift.cards import write_json
+from drugshift.errors import writing
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFiles", "read_model_dir", "save_model_dir", "TRUSTED_ESTIMATOR_TYPES"]
 
@@ -95,13 +98,61 @@ def save_model_dir(
     with atomic_directory(directory) as tmp:
         payload = {**header, "tensors": {name: {k: v.detach().cpu().contiguous() for k, v in sd.items()}
                                          for name, sd in (tensors or {}).items()}}
-        torch.save(payload, tmp / WEIGHTS)
-        if estimators:
-            import skops.io
-
-            skops.io.dump(list(estimators), tmp / ESTIMATORS)
-        write_json({**dict(card), **header, "estimators": len(estimators or [])}, tmp / CARD)
+        with writing(directory):
+            _torch_save(payload, tmp / WEIGHTS)
+            if estimators:
+                (tmp / ESTIMATORS).write_bytes(_skops_bytes(list(estimators)))
+            write_json({**dict(card), **header, "estimators": len(estimators or [])}, tmp / CARD)
     return directory
+
+
+def _torch_save(payload, path: Path) -> None:
+    """``torch.save``, with a full disk reported as the OSError it is: torch's zip writer
+    raises ``RuntimeError: ... unexpected pos ...`` (or a ``file write failed``) instead."""
+    try:
+        torch.save(payload, path)
+    except RuntimeError as e:
+        if "unexpected pos" in str(e) or "write failed" in str(e):
+            raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (torch.save: {e})") from e
+        raise
+
+
+def _skops_bytes(obj) -> bytes:
+    """``obj`` in the skops format, the same bytes for the same object in every process.
+
+    skops names each array file and object after ``id()`` (a memory address) and stamps the
+    archive's members with the time of writing; both are replaced here by numbers in order of
+    first appearance and a fixed date, so two runs of one config write identical folders."""
+    import io
+    import json
+    import zipfile
+
+    import skops.io
+
+    ids: dict = {}
+    files: dict[str, str] = {}
+
+    def renumber(node):
+        if isinstance(node, dict):
+            out = {}
+            for k, v in node.items():
+                if k == "__id__" and isinstance(v, int):
+                    v = ids.setdefault(v, len(ids))
+                elif k == "file" and isinstance(v, str):
+                    v = files.setdefault(v, f"{len(files)}.npy")
+                out[k] = renumber(v)
+            return out
+        return [renumber(v) for v in node] if isinstance(node, list) else node
+
+    with zipfile.ZipFile(io.BytesIO(skops.io.dumps(obj))) as src:
+        schema = renumber(json.loads(src.read("schema.json")))
+        members = {"schema.json": json.dumps(schema, indent=2).encode()}
+        members.update({new: src.read(old) for old, new in files.items()})
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+        for name in sorted(members):
+            dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), members[name])
+    return out.getvalue()
 
 
 def read_model_dir(directory: str | Path, kind: str | None = None, device: str | torch.device = "cpu") -> ModelFiles:

@@ -39,9 +39,13 @@ mean), and inputs with fewer than --min-overlap of the model's genes are refused
 CODE-AE z-scores a new cohort within itself, as the workflow does; --domain instead applies
 the stored mean/SD of one training domain (see `drugshift inspect`).
 
-scDEAL is transductive: its cell encoder was trained on the training cells. This command
-applies the saved transferred model to cells of the SAME dataset (preprocessed as the card
-records). Retraining the transfer for a new dataset is not available in this command yet.
+scDEAL is transductive: its cell encoder was trained on the training cells. Without
+--retrain, this command applies the saved transferred model, which is right for cells of the
+SAME dataset (preprocessed as the card records). For cells of another dataset use --retrain:
+the transfer (sc DAE and joint training) is fitted again on the input cells from the saved
+bulk stage (the bulk DAE and predictor are reused; the folder holds the bulk training data),
+the per-gene scaler is fitted on the input cells, and those cells are predicted with the
+retrained model; --save-model keeps it. The two are never mixed. No cell is filtered by QC.
 """
 
 PREDICT_EPILOG = """\
@@ -50,6 +54,8 @@ example:
       --input my_patients.csv --output predictions.csv --values log
   drugshift predict --model results/scdeal/GSEDEMO1/demotinib/model \\
       --input cells.h5ad --output predicted.h5ad --labels truth.csv --label-column response
+  drugshift predict --model results/scdeal/GSEDEMO1/demotinib/model --retrain \\
+      --input my_counts_10x/ --values counts --output my_cells.h5ad --save-model my_model
 """
 
 
@@ -75,6 +81,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the card as JSON, genes and curves included")
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    p = sub.add_parser("check-config", help="check a workflow config file before running it",
+                       description="Check a config file as `snakemake --configfile FILE` would use it: YAML "
+                                   "syntax (with line and column), the workflow's schema, and every job's "
+                                   "parameters. Exit 0 when it is valid, 2 with one line naming the problem.",
+                       epilog="example:\n  drugshift check-config my_config.yaml",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", metavar="FILE", help="the YAML config file")
+    p.add_argument("--workflow", metavar="DIR", default=".",
+                   help="the workflow's folder, holding workflow/schemas (default: the current folder)")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
     p = sub.add_parser("predict", help="predict drug response of your own samples or cells",
                        description=PREDICT_HELP, epilog=PREDICT_EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -86,6 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--min-overlap", type=float, default=0.5, metavar="F",
                    help="smallest fraction of the model's genes the input must have (default 0.5)")
     p.add_argument("--domain", default=None, help="CODE-AE: standardise with this training domain's stored mean/SD")
+    p.add_argument("--retrain", action="store_true",
+                   help="scDEAL: fit the transfer on the input cells from the saved bulk stage, then predict them "
+                        "(for cells of a dataset the model was not trained on)")
+    p.add_argument("--save-model", metavar="DIR", help="with --retrain: write the retrained model folder here")
     p.add_argument("--genes-in-rows", action="store_true", help="the input table is genes x samples")
     p.add_argument("--labels", metavar="FILE", help="ground truth table (first column = sample ids); writes "
                                                    "<output stem>.metrics.json")
@@ -143,6 +164,7 @@ def describe_card(card: dict, directory: str | Path = "") -> str:
     if "cell_lines" in data and isinstance(data["cell_lines"], list):
         data["cell_lines"] = f"{len(data['cell_lines'])} ids (first: {', '.join(data['cell_lines'][:3])}, ...)"
     _section(lines, "training data", data)
+    _section(lines, "retrained from", card.get("retrained_from") or {})
     prep = card.get("preprocessing") or {}
     if prep:
         lines.append("preprocessing:")
@@ -190,44 +212,58 @@ def _inspect(args) -> int:
 
 def _predict(args) -> int:
     from drugshift import apply
+    from drugshift.cards import write_json
 
     if not 0 <= args.min_overlap <= 1:
         raise UserError(f"--min-overlap must be between 0 and 1, got {args.min_overlap}")
     if args.labels and not args.label_column:
         raise UserError("--labels needs --label-column")
-    if Path(args.output).suffix.lower() not in (".h5ad", ".csv", ".tsv", ".txt", ".parquet"):
+    if Path(args.output).suffix.lower() not in (".h5ad", *apply.TABLE_SEPARATORS):
         raise UserError(f"{args.output}: unknown output format (use .h5ad, .csv, .tsv, .txt or .parquet)")
-    model = apply.load_model(args.model)
-    data = apply.read_input(args.input, genes_in_rows=args.genes_in_rows)
-    ignored = getattr(data, "attrs", {}).get("ignored_columns")
-    if ignored:
-        apply.warn(f"{args.input}: ignored {len(ignored)} non-numeric column(s): {', '.join(map(str, ignored[:5]))}")
-    if apply._is_scdeal(model) and args.domain:
+    if args.save_model and not args.retrain:
+        raise UserError("--save-model needs --retrain (without it the model is not changed)")
+    kind = apply.model_kind(args.model)
+    if args.retrain and kind != "scdeal":
+        raise UserError(f"{args.model}: --retrain applies to scDEAL models only (a CODE-AE model predicts new "
+                        "samples as it is)")
+    if args.domain and kind == "scdeal":
         raise UserError("--domain applies to CODE-AE models only")
-    result = apply.predict_samples(model, data, values=args.values, min_overlap=args.min_overlap, domain=args.domain,
-                                   source=args.input, model_dir=args.model)
-    apply.warn(f"{args.input}: {result.summary()}")
-    for note in result.notes:
-        apply.warn(f"warning: {note}")
-    out = apply.write_predictions(data, result.predictions, args.output)
-    n_sens = int(result.predictions["sens_label"].sum())
-    apply.warn(f"wrote {out}: {len(result.predictions)} samples, {n_sens} predicted sensitive")
-    if args.label_column:
-        if args.labels:
-            labels = apply.read_labels(args.labels, args.label_column)
-        elif hasattr(data, "obs") and args.label_column in data.obs:
-            labels = data.obs[args.label_column]
-            labels.index = labels.index.astype(str)
-        else:
-            raise UserError(f"{args.input}: no .obs column {args.label_column!r}; give --labels FILE")
-        metrics = apply.labelled_metrics(result.predictions, labels, args.labels or args.input)
+    summary = apply.predict_file(args.model, args.input, args.output, values=args.values,
+                                 min_overlap=args.min_overlap, domain=args.domain, genes_in_rows=args.genes_in_rows,
+                                 labels=args.labels, label_column=args.label_column, retrain=args.retrain,
+                                 save_model=args.save_model, log=_progress_log())
+    if summary["metrics"] is not None:
+        out = Path(summary["output"])
         metrics_path = out.with_name(out.stem + ".metrics.json")
-        from drugshift.cards import write_json
-
-        write_json({"model": str(args.model), "input": str(args.input), **metrics}, metrics_path)
-        apply.warn(f"wrote {metrics_path}: AUROC {metrics['auroc']:.3f}, F1 {metrics['f1']:.3f} on {metrics['n']} "
-                   "labelled samples")
+        write_json({"model": str(args.model), "input": str(args.input), **summary["metrics"]}, metrics_path)
+        apply.warn(f"wrote {metrics_path}")
     return 0
+
+
+def _check_config(args) -> int:
+    from drugshift.configfile import check_config_file
+
+    config = check_config_file(args.config, args.workflow)
+    datasets = list((config.get("sc") or {}).get("datasets") or {})
+    cohorts = list(config.get("patients") or {})
+    print(f"{args.config}: valid ({len(datasets)} single-cell dataset(s): {', '.join(datasets) or 'none'}; "
+          f"{len(cohorts)} patient cohort(s): {', '.join(cohorts) or 'none'})")
+    return 0
+
+
+def _progress_log():
+    """A logger that prints training progress on stderr (one line per stage and per few epochs)."""
+    import logging
+
+    log = logging.getLogger("drugshift.cli")
+    for old in list(log.handlers):  # a handler holds the stderr of its time: one per run
+        log.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("drugshift: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    return log
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"inspect": _inspect, "predict": _predict}[args.command](args)
+        return {"inspect": _inspect, "predict": _predict, "check-config": _check_config}[args.command](args)
     except (UserError, FileNotFoundError, ValueError, OSError) as e:  # InputError is a ValueError
         if args.debug:
             raise

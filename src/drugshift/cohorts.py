@@ -41,8 +41,8 @@ import pandas as pd
 
 from drugshift.params import ConfigError
 
-__all__ = ["FORMATS", "RESERVED_NAMES", "VALUES", "Cohort", "cohort_labels", "read_drug_names", "read_expression",
-           "to_log_scale"]
+__all__ = ["FORMATS", "RESERVED_NAMES", "VALUES", "Cohort", "cohort_labels", "expression_entry", "read_drug_names",
+           "read_expression", "to_log_scale"]
 
 FORMATS = ("xena", "pdtc", "table")
 VALUES = ("counts", "tpm", "log", "normalised")
@@ -53,6 +53,14 @@ _KEYS = {
     "pdtc": {"format", "expression", "values", "labels", "drugs", "score_drugs"},
     "table": {"format", "expression", "values", "labels", "drug", "score_drugs"},
 }
+
+
+def expression_entry(entry: Mapping) -> dict:
+    """The keys of a ``patients.<name>`` entry that :func:`read_expression` reads (format,
+    expression, values, probe map): the parameters of the workflow's expression rule, so that
+    adding, removing or editing a cohort's labels rescores it without rereading its expression
+    or retraining a model."""
+    return {k: v for k, v in entry.items() if k in ("format", "expression", "values", "probemap")}
 
 
 def _paths(value) -> tuple[str, ...]:

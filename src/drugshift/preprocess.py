@@ -55,13 +55,23 @@ def add_qc_metrics(adata: ad.AnnData, mito_prefix: str) -> None:
     sc.pp.calculate_qc_metrics(adata, qc_vars=["mt"], percent_top=None, log1p=False, inplace=True)
 
 
-def qc_and_normalise(adata: ad.AnnData, params: QCParams) -> ad.AnnData:
+def qc_and_normalise(adata: ad.AnnData, params: QCParams, name: str = "single-cell input") -> ad.AnnData:
     """QC-filter and log-normalise raw UMI counts; returns a new AnnData.
 
-    Raw counts are kept in ``layers['counts']``; QC metrics (``n_genes_by_counts``,
-    ``total_counts``, ``pct_counts_mt``) are in ``.obs``; what was removed is in
-    ``.uns['qc']``. With ``params.normalised`` only genes never observed are dropped.
+    The matrix is first checked against the values it declares (``.uns['values']``, else
+    ``normalised`` or ``counts`` from ``params.normalised``) by
+    :func:`drugshift.io.values.check_declared_values`, which raises InputError naming ``name``
+    (the dataset) when the declaration is certainly wrong (counts that are log values or
+    z-scores, raw counts declared normalised). Raw counts are kept in ``layers['counts']``; QC
+    metrics (``n_genes_by_counts``, ``total_counts``, ``pct_counts_mt``) are in ``.obs``; what was
+    removed is in ``.uns['qc']``. With ``params.normalised`` only genes never observed are
+    dropped.
     """
+    from drugshift.io.values import check_declared_values
+
+    declared = adata.uns.get("values", "normalised" if params.normalised else "counts")
+    seen = check_declared_values(adata.X, declared, name, adata.obs_names, adata.var_names)
+    log.info("%s: values %s (%s)", name, declared, seen)
     adata = adata.copy()
     n_cells0, n_genes0 = adata.n_obs, adata.n_vars
     if params.normalised:
@@ -70,19 +80,14 @@ def qc_and_normalise(adata: ad.AnnData, params: QCParams) -> ad.AnnData:
         adata.uns["qc"] = {"cells_in": n_cells0, "genes_in": n_genes0, "cells_out": adata.n_obs,
                            "genes_out": adata.n_vars, "normalised_input": True}
         return adata
-    if sp.issparse(adata.X):
-        data = adata.X.data
-    else:
-        data = np.asarray(adata.X)
-    if np.any(data < 0):
-        raise ValueError("single-cell input has negative values; set normalised: true for pre-normalised data")
     add_qc_metrics(adata, params.mito_prefix)
+    genes_per_cell = adata.obs["n_genes_by_counts"].to_numpy()
     sc.pp.filter_cells(adata, min_genes=params.min_genes)
     n_after_genes = adata.n_obs
     adata = adata[adata.obs["pct_counts_mt"] < 100 * params.max_mito_fraction].copy()
     sc.pp.filter_genes(adata, min_cells=params.min_cells)
     if adata.n_obs == 0:
-        raise ValueError(f"QC removed every cell ({n_cells0} in); check min_genes/max_mito_fraction")
+        raise ValueError(_empty_after_qc(name, n_cells0, n_genes0, n_after_genes, genes_per_cell, params))
     adata.layers["counts"] = adata.X.copy()
     sc.pp.normalize_total(adata, target_sum=params.target_sum)
     sc.pp.log1p(adata)
@@ -92,6 +97,18 @@ def qc_and_normalise(adata: ad.AnnData, params: QCParams) -> ad.AnnData:
         "cells_out": adata.n_obs, "genes_out": adata.n_vars, "normalised_input": False,
     }
     return adata
+
+
+def _empty_after_qc(name: str, n_cells: int, n_genes: int, n_after_genes: int, genes_per_cell: np.ndarray,
+                    params: QCParams) -> str:
+    """Why QC removed every cell, with the numbers that tell a threshold from a data problem."""
+    median = float(np.median(genes_per_cell)) if len(genes_per_cell) else 0.0
+    why = (f"{n_cells - n_after_genes} had fewer than min_genes={params.min_genes} detected genes (median "
+           f"{median:.0f}), the other {n_after_genes} reached max_mito_fraction={params.max_mito_fraction}")
+    if n_genes < params.min_genes:
+        why += (f"; the data have only {n_genes} genes in all, fewer than min_genes (mouse data with few "
+                "human orthologs, or the wrong gene identifiers?)")
+    return f"{name}: QC removed every cell ({n_cells} in): {why}"
 
 
 def shared_genes(reference: pd.Index, *others: pd.Index) -> list[str]:
@@ -162,8 +179,12 @@ def align_to_bulk(cells: ad.AnnData, bulk: pd.DataFrame) -> tuple[ad.AnnData, pd
     """
     genes = shared_genes(bulk.columns, cells.var_names)
     if len(genes) < 10:
-        raise ValueError(f"only {len(genes)} genes shared between bulk and single cells; "
-                         "check gene identifiers (symbols vs Ensembl, species)")
+        hint = "check gene identifiers (symbols vs Ensembl, species)"
+        as_cells = len(shared_genes(bulk.columns, cells.obs_names))
+        if as_cells > len(genes):  # the cell ids are gene symbols: the matrix was read transposed
+            hint = (f"{as_cells} of the cell ids are bulk gene symbols: the matrix looks transposed; check the "
+                    "dataset's format (geo_counts is genes x cells, cells_by_genes is cells x genes)")
+        raise ValueError(f"only {len(genes)} genes shared between bulk and single cells; {hint}")
     cells = cells[:, genes].copy()
     x = cells.X.toarray() if sp.issparse(cells.X) else np.asarray(cells.X)
     x = x.astype(np.float32)

@@ -1,5 +1,5 @@
 """The one training loop of drugshift: device choice, seeding, minibatches, early stopping with
-best-epoch restoration, and progress logging.
+best-epoch restoration, checkpoints (:mod:`drugshift.resume`) and progress logging.
 
 Models express one optimisation step as a closure ``step(idx) -> {"loss": …, …}`` and one
 validation pass as ``validate() -> float``; :func:`fit` does everything else. Data stays on the
@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+from drugshift import resume
 
 __all__ = ["History", "as_binary_labels", "as_float_matrix", "deterministic", "fit", "iterate_minibatches", "resolve_device",
            "seed_everything"]
@@ -173,6 +175,8 @@ def fit(
     scheduler: object | None = None,
     device: torch.device | str | None = None,
     restore_best: bool = True,
+    optimisers: Sequence[torch.optim.Optimizer] = (),
+    checkpoint: resume.Checkpoints | None = None,
 ) -> History:
     """Run minibatch training with validation-based early stopping.
 
@@ -203,25 +207,45 @@ def fit(
         restore_best: restore the best epoch's weights at the end (default). ``False`` keeps
             the last epoch's weights (fixed-length training such as adversarial pretraining,
             whose validation value only reports progress); ``best_epoch`` is still recorded.
+        optimisers: the optimisers ``step`` updates (their state goes into checkpoints).
+        checkpoint: the job's :class:`~drugshift.resume.Checkpoints`: this call is its next
+            stage. A stage that finished before is restored instead of trained; an unfinished
+            one continues after its latest checkpointed epoch, with the result of an
+            uninterrupted run. Every ``checkpoint.every`` epochs, and at the end, the state is
+            saved.
 
     Returns:
         :class:`History`; the modules hold the best epoch's weights and are in eval mode.
     """
     with deterministic():
         return _fit(step, validate, modules, n_train, epochs, batch_size, patience, generator, log, name,
-                    log_every, scheduler, device, restore_best)
+                    log_every, scheduler, device, restore_best, list(optimisers), checkpoint)
 
 
 def _fit(step, validate, modules, n_train, epochs, batch_size, patience, generator, log, name, log_every,
-         scheduler, device, restore_best) -> History:
+         scheduler, device, restore_best, optimisers, checkpoint) -> History:
     log = log or logging.getLogger("drugshift.train")
     if device is None:
         params = [p for m in modules for p in m.parameters()]
         device = params[0].device if params else torch.device("cpu")
     hist = History(name=name)
     best_state: list[dict] | None = None
-    since_best = 0
-    for epoch in range(1, epochs + 1):
+    since_best, first_epoch = 0, 1
+    stage = None if checkpoint is None else checkpoint.stage(name)
+    tracked = {} if checkpoint is None else {**checkpoint.tracked, "fit.generator": generator}
+    tracked = {k: v for k, v in tracked.items() if v is not None}
+    saved = None if stage is None else stage.saved()
+    if saved is not None:
+        resume.restore(saved, modules, optimisers, scheduler, tracked)
+        hist = History.from_dict(saved["history"])
+        if saved["finished"]:
+            log.info("[%s] restored from %s (finished: %d epochs)", name, checkpoint.folder, hist.epochs_run)
+            for m in modules:
+                m.eval()
+            return hist
+        best_state, since_best, first_epoch = saved["best_state"], saved["since_best"], saved["epoch"] + 1
+        log.info("[%s] resuming after epoch %d from %s", name, saved["epoch"], checkpoint.folder)
+    for epoch in range(first_epoch, epochs + 1):
         for m in modules:
             m.train()
         # Sums stay where the step left them (tensors on the device) until the epoch ends.
@@ -270,6 +294,9 @@ def _fit(step, validate, modules, n_train, epochs, batch_size, patience, generat
         if stop:
             hist.stopped_early = True
             break
+        if stage is not None and stage.due(epoch) and epoch < epochs:
+            stage.save({**resume.capture(modules, optimisers, scheduler, tracked), "history": hist.to_dict(),
+                        "best_state": best_state, "since_best": since_best}, epoch)
     if best_state is not None:
         for m, sd in zip(modules, best_state):
             m.load_state_dict(sd)
@@ -277,6 +304,8 @@ def _fit(step, validate, modules, n_train, epochs, batch_size, patience, generat
         log.warning("[%s] no finite validation value in %d epochs; keeping the last weights", name, hist.epochs_run)
     for m in modules:
         m.eval()
+    if stage is not None:
+        stage.finish({**resume.capture(modules, optimisers, scheduler, tracked), "history": hist.to_dict()})
     return hist
 
 

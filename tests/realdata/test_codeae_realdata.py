@@ -102,3 +102,27 @@ def test_patient_labels_reach_only_the_benchmark(run):
     assert not np.allclose(tcga_before["AUROC"], tcga_after["AUROC"])
     # Snakemake's resume: a finished run has nothing left to do.
     assert "Nothing to be done" in _snakemake(run, "-n")
+
+
+def test_drugshift_predict_on_a_real_patient_table(run, tmp_path):
+    """The `drugshift` command on the shared TCGA cisplatin table with the workflow's CODE-AE-ADV
+    model: with the stored TCGA standardisation (--domain tcga) it reproduces the workflow's own
+    predictions for those patients, and the labels give the metrics."""
+    cohort = SHARED_DATA / "tcga/cisplatin"
+    model = run / "results/codeae/codeae_adv/cisplatin/model"
+    out = tmp_path / "cisplatin.csv"
+    script = ROOT / ".venv/bin/drugshift" if (ROOT / ".venv/bin/drugshift").exists() else None
+    command = [str(script)] if script else [sys.executable, "-m", "drugshift.cli"]
+    proc = subprocess.run([*command, "predict", "--model", str(model), "--input", str(cohort / "expression_zscore.csv"),
+                           "--output", str(out), "--domain", "tcga", "--labels", str(cohort / "labels.csv"),
+                           "--label-column", "0"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "of the model's" in proc.stderr and "AUROC" in proc.stderr
+    got = pd.read_csv(out, index_col=0)
+    assert len(got) == 40 and {"sens_prob", "sens_prob_sd", "sens_label"} <= set(got.columns)
+    workflow = pd.read_parquet(run / "results/codeae/codeae_adv/cisplatin/predictions.parquet").set_index("sample")
+    expected = workflow.loc[workflow["cohort"] == "tcga", "sens_prob"].reindex(got.index)
+    assert expected.notna().all()
+    np.testing.assert_allclose(got["sens_prob"].to_numpy(), expected.to_numpy(), atol=1e-5)
+    metrics = json.loads((tmp_path / "cisplatin.metrics.json").read_text())
+    assert metrics["n"] == 40 and 0 <= metrics["auroc"] <= 1

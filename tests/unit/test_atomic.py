@@ -24,3 +24,16 @@ def test_a_finished_write_replaces_the_folder(tmp_path):
         (tmp / "newer.txt").write_text("newer")
     assert [p.name for p in dest.iterdir()] == ["newer.txt"]
     assert [p.name for p in dest.parent.iterdir()] == ["model"]
+
+
+def test_the_folder_gets_the_users_umask_not_0700(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        with atomic_directory(tmp_path / "model") as tmp:
+            (tmp / "x").write_text("1")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755

@@ -237,3 +237,129 @@ def test_scdeal_reads_a_10x_mtx_folder(scdeal_dir, tmp_path):
     pd.Series(cells.obs_names).to_csv(mtx / "barcodes.tsv", sep="\t", header=False, index=False)
     assert main(["predict", "--model", str(folder), "--input", str(mtx), "--output", str(tmp_path / "m.csv")]) == 0
     np.testing.assert_allclose(read(tmp_path / "m.csv")["sens_prob"], ScDEAL.load(folder).predict(cells), atol=1e-6)
+
+
+def test_retrain_on_the_training_cells_reproduces_the_saved_model(scdeal_dir):
+    """The folder keeps the bulk training data and the random state at the start of the
+    transfer, so refitting steps 3-4 on the same cells gives the same model, weight for weight."""
+    import torch
+
+    folder, _, cells = scdeal_dir
+    saved = ScDEAL.load(folder)
+    again = saved.retrain(cells, clusters=np.zeros(cells.n_obs))
+    np.testing.assert_array_equal(again.predict(cells), saved.predict(cells))
+    for part in ("sc_dae", "predictor", "bulk_dae"):
+        for a, b in zip(getattr(again.module, part).state_dict().values(),
+                        getattr(saved.module, part).state_dict().values()):
+            assert torch.equal(a, b)
+
+
+def test_predict_retrain_on_new_cells(scdeal_dir, tmp_path, capsys):
+    """--retrain refits the transfer on another dataset's counts; the bulk model is reused as it was."""
+    import torch
+
+    folder, _, cells = scdeal_dir
+    rng = np.random.default_rng(5)
+    counts = pd.DataFrame(rng.poisson(20 * (cells.X + 0.3)), index=[f"n{i}" for i in range(cells.n_obs)],
+                          columns=GENES).iloc[:, 2:]  # another dataset, two genes short
+    counts.to_csv(tmp_path / "new.csv")
+    out, kept = tmp_path / "new_pred.h5ad", tmp_path / "retrained"
+    assert main(["predict", "--model", str(folder), "--retrain", "--input", str(tmp_path / "new.csv"),
+                 "--values", "counts", "--output", str(out), "--save-model", str(kept)]) == 0
+    err = capsys.readouterr().err
+    assert "retraining the transfer" in err and "18 of the model's 20 genes" in err and "joint" in err
+    pred = ad.read_h5ad(out)
+    assert list(pred.obs_names) == list(counts.index) and pred.obs["sens_prob"].between(0, 1).all()
+    retrained, saved = ScDEAL.load(kept), ScDEAL.load(folder)
+    for part in ("source_encoder", "source_predictor"):
+        for a, b in zip(getattr(retrained.module, part).state_dict().values(),
+                        getattr(saved.module, part).state_dict().values()):
+            assert torch.equal(a, b)
+    assert not all(torch.equal(a, b) for a, b in zip(retrained.module.sc_dae.state_dict().values(),
+                                                      saved.module.sc_dae.state_dict().values()))
+    card = json.loads((kept / "model.json").read_text())
+    assert card["retrained_from"]["cells"] == "DEMO" and card["training_data"]["n_cells"] == cells.n_obs
+    assert main(["inspect", str(kept)]) == 0
+    assert "retrained from:" in capsys.readouterr().out
+
+
+def test_retrain_flags_are_checked(scdeal_dir, codeae_dir, tmp_path, capsys):
+    folder, path, _ = scdeal_dir
+    assert main(["predict", "--model", str(folder), "--input", str(path), "--output", str(tmp_path / "a.csv"),
+                 "--save-model", str(tmp_path / "m")]) == 2
+    assert "--save-model needs --retrain" in capsys.readouterr().err
+    cfolder, cpath, _, _ = codeae_dir
+    assert main(["predict", "--model", str(cfolder), "--input", str(cpath), "--output", str(tmp_path / "b.csv"),
+                 "--retrain"]) == 2
+    assert "scDEAL models only" in capsys.readouterr().err
+
+
+def test_sparse_counts_equal_dense_counts(scdeal_dir):
+    import scipy.sparse as sp
+
+    folder, _, cells = scdeal_dir
+    model = drugshift.load_model(folder)
+    counts = np.round(np.asarray(cells.X) * 50)
+    counts[counts < 15] = 0  # mostly zeros, as single-cell counts are
+    dense = ad.AnnData(counts.astype(np.float32), obs=cells.obs[[]], var=cells.var[[]])
+    sparse = ad.AnnData(sp.csr_matrix(counts.astype(np.float32)), obs=cells.obs[[]], var=cells.var[[]])
+    a = drugshift.predict_samples(model, dense, values="counts").predictions
+    b = drugshift.predict_samples(model, sparse, values="counts").predictions
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_transposed_table_gets_a_hint(codeae_dir, tmp_path, capsys):
+    folder, _, frame, _ = codeae_dir
+    frame.T.to_csv(tmp_path / "genes_by_samples.csv")
+    assert main(["predict", "--model", str(folder), "--input", str(tmp_path / "genes_by_samples.csv"),
+                 "--output", str(tmp_path / "x.csv")]) == 2
+    assert "--genes-in-rows" in capsys.readouterr().err
+    assert main(["predict", "--model", str(folder), "--input", str(tmp_path / "genes_by_samples.csv"),
+                 "--genes-in-rows", "--output", str(tmp_path / "y.csv")]) == 0
+
+
+def test_console_script_is_installed():
+    """`pip install` (make demo / make test) puts a `drugshift` command beside the interpreter."""
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("drugshift")
+    assert script.is_file(), f"no console script {script}: is the package installed (pip install -e .)?"
+    done = subprocess.run([str(script), "predict", "--help"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "--retrain" in done.stdout and "example:" in done.stdout
+
+
+@pytest.mark.parametrize("command", ["predict", "inspect", "check-config"])
+def test_every_option_is_documented(command):
+    """docs/<command>.md names every option of the command's parser."""
+    import argparse
+    from pathlib import Path
+
+    from drugshift.cli import _parser
+
+    page = (Path(__file__).parents[2] / "docs" / f"{command}.md").read_text()
+    sub = next(a for a in _parser()._actions if a.dest == "command").choices[command]
+    options = [s for a in sub._actions for s in a.option_strings
+               if s.startswith("--") and s != "--help" and a.help != argparse.SUPPRESS]
+    assert options, command
+    missing = [o for o in options if f"`{o}" not in page]
+    assert not missing, f"docs/{command}.md does not document {missing}"
+
+
+def test_check_config_names_the_line_of_a_yaml_error_and_the_key_of_a_bad_value(tmp_path, capsys):
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    assert main(["check-config", str(root / "config/config.yaml"), "--workflow", str(root)]) == 0
+    assert "valid (2 single-cell dataset(s)" in capsys.readouterr().out
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("seed: 42\nsc:\n  datasets:\n    A: {drug: x\n")
+    assert main(["check-config", str(broken), "--workflow", str(root)]) == 2
+    assert f"{broken}: line 5, column 1: not valid YAML" in capsys.readouterr().err
+    import yaml
+
+    config = yaml.safe_load((root / "config/config.yaml").read_text())
+    config["scdeal"]["params"]["lr"] = -1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    assert main(["check-config", str(bad), "--workflow", str(root)]) == 2
+    assert "scdeal.params" in capsys.readouterr().err

@@ -5,7 +5,11 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
+import signal
+import stat
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -180,3 +184,98 @@ def test_extract_refuses_zip_slip(tmp_path):
     with pytest.raises(InputError, match="contains '..'"):
         download.extract(z, tmp_path / "zout")
     assert not (tmp_path / "zout").exists()
+
+
+# ------------------------------------------------------------------ faults: interrupted downloads, modes
+
+
+def test_fetched_and_extracted_files_get_the_users_umask(server, tmp_path):
+    server.files["/geo/GSE1/x.txt"] = PAYLOAD
+    old = os.umask(0o022)
+    try:
+        dest = tmp_path / "x.txt"
+        download.fetch(_entry(), dest, mirror=server.url, backoff=0)
+        z = tmp_path / "b.zip"
+        with zipfile.ZipFile(z, "w") as zf:
+            zf.writestr("d/y.csv", "a,b\n")
+        download.extract(z, tmp_path / "zout")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o644  # not mkstemp's 0600
+    assert stat.S_IMODE((tmp_path / "zout").stat().st_mode) == 0o755  # not mkdtemp's 0700
+    assert stat.S_IMODE((tmp_path / "zout/d/y.csv").stat().st_mode) == 0o644
+
+
+def test_interrupted_download_leaves_no_part_file(server, tmp_path, monkeypatch):
+    server.files["/geo/GSE1/x.txt"] = PAYLOAD
+
+    class Interrupted(io.BytesIO):
+        def write(self, data):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(download, "open", lambda *a, **k: Interrupted(), raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        download.fetch(_entry(), tmp_path / "x.txt", mirror=server.url, backoff=0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_raises_so_cleanup_runs():
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exit_:
+        with download._terminate_as_exception():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler interrupts this
+    assert exit_.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_part_file_of_a_killed_download_is_removed_by_the_next(server, tmp_path):
+    server.files["/geo/GSE1/x.txt"] = PAYLOAD
+    (tmp_path / ".x.txt.k1ll3d.part").write_bytes(b"half")  # what SIGKILL leaves behind
+    (tmp_path / ".other.txt.abc.part").write_bytes(b"not ours")
+    download.fetch(_entry(), tmp_path / "x.txt", mirror=server.url, backoff=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.txt.abc.part", "x.txt", "x.txt.sha256"]
+
+
+def test_sigterm_during_a_real_download_leaves_no_part_file(tmp_path):
+    """A download process stopped by SIGTERM (Snakemake, a scheduler) mid-transfer removes its
+    .part file and exits 143."""
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", str(10**9))
+            self.end_headers()
+            try:
+                for _ in range(600):
+                    self.wfile.write(b"0" * 65536)
+                    time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/big.bin"
+    dest = tmp_path / "big.bin"
+    code = (f"from drugshift.download import Entry, fetch; "
+            f"fetch(Entry(key='x/big.bin', url={url!r}), {str(dest)!r}, retries=0)")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size > 0 for p in tmp_path.glob(".big.bin.*.part")):
+            assert time.monotonic() < deadline and proc.poll() is None, "the download never started"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+        httpd.shutdown()
+        httpd.server_close()
+    assert list(tmp_path.iterdir()) == []

@@ -48,12 +48,28 @@ def pins() -> dict[str, str]:
     return {canonical(n): v for n, v in sync.read_pins()}
 
 
-def third_party_imports(folder: Path) -> dict[str, set[str]]:
+def _guarded(tree: ast.AST) -> set[int]:
+    """Ids of the import nodes inside a ``try`` that catches ImportError: optional features."""
+    guarded = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+                isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
+                for h in node.handlers):
+            guarded |= {id(n) for stmt in node.body for n in ast.walk(stmt) if isinstance(n, ast.Import | ast.ImportFrom)}
+    return guarded
+
+
+def third_party_imports(folder: Path, optional: bool = False) -> dict[str, set[str]]:
     """Top-level third-party modules imported anywhere under ``folder`` (lazy imports included)
-    -> the files importing them."""
+    -> the files importing them; the required ones, or with ``optional`` only those guarded by
+    ``except ImportError``."""
     found: dict[str, set[str]] = {}
     for path in sorted(folder.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        tree = ast.parse(path.read_text(), str(path))
+        guarded = _guarded(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom) and (id(node) in guarded) != optional:
+                continue
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -152,3 +168,15 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, re.M)
     assert "make test" in (ROOT / "README.md").read_text()
+
+
+def test_optional_imports_are_declared_in_an_extra():
+    """An import guarded by ``except ImportError`` is an optional feature: some extra declares it."""
+    project = pyproject()
+    have = declared(project["dependencies"])
+    for requirements in project["optional-dependencies"].values():
+        have |= declared(requirements)
+    imports = third_party_imports(ROOT / "src/drugshift", optional=True)
+    assert "snakemake" in imports  # drugshift check-config validates with the workflow's schema
+    missing = {top: sorted(files) for top, files in imports.items() if canonical(IMPORT_TO_DIST.get(top, top)) not in have}
+    assert not missing, f"optional imports in no extra of pyproject.toml: {missing}"

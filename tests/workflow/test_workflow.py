@@ -61,14 +61,6 @@ def test_dry_run_rejects_a_bad_parameter_naming_its_path(tmp_path, section, key,
     assert message in proc.stdout + proc.stderr
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    """The demo DAG, run once for real with 2 cores."""
-    work = _copy_workflow(tmp_path_factory.mktemp("wf"))
-    _run(["--cores", "2"], work)
-    return work
-
-
 def test_demo_outputs(demo_run):
     work = demo_run
     truth = json.loads((work / "results/raw/demo/truth.json").read_text())

@@ -36,6 +36,9 @@ rule pretrain_codeae:
     params:
         method_params=codeae_method_params,
         device=config["device"],
+        # Training checkpoints (drugshift.resume): a killed job resumes from here when rerun;
+        # deleted when training ends.
+        checkpoints=lambda wildcards, output: f"{output[0]}.resume",
     threads: config["threads_per_training_job"]
     resources:
         gpu=config["gpus_per_training_job"],
@@ -61,6 +64,9 @@ rule finetune_codeae:
         method_params=codeae_method_params,
         drug=drug_name,
         device=config["device"],
+        # Training checkpoints (drugshift.resume): a killed job resumes from here when rerun;
+        # deleted when training ends.
+        checkpoints=lambda wildcards, output: f"{output[0]}.resume",
     threads: config["threads_per_training_job"]
     resources:
         gpu=config["gpus_per_training_job"],

@@ -1,10 +1,11 @@
 # Helpers shared by all stages: names, targets, input functions.
 import re
 
-from drugshift.cohorts import Cohort
+from drugshift.cohorts import Cohort, expression_entry
 from drugshift.io.sc_formats import values_of as sc_values_of
 from drugshift.methods import needs_pretraining
 from drugshift.params import ConfigError, check_config, resolve_codeae_params
+from drugshift.params.predict import predict_jobs
 
 # Every job's parameters, resolved once now: a misspelled or ill-typed key stops `snakemake -n`
 # with its path, before any job runs.
@@ -45,6 +46,26 @@ for _ds in SC_DATASETS.values():
     _ds["values"] = sc_values_of(_ds)
     _ds["normalised"] = _ds["values"] == "normalised"
 DATASETS = list(SC_DATASETS)
+
+
+def has_ground_truth(name, entry):
+    """Whether a dataset entry has a label rule. Unlabelled data must say so (`labelled: false`),
+    so that a forgotten label rule is an error instead of a dataset that is silently not scored."""
+    if entry.get("labelled", True) is False:
+        if "label" in entry:
+            raise WorkflowError(f"invalid configuration: sc.datasets.{name}: `labelled: false` and a `label` rule "
+                                "contradict each other; keep one")
+        return False
+    if "label" not in entry:
+        raise WorkflowError(f"invalid configuration: sc.datasets.{name}: no label rule; give `label: {{...}}` or "
+                            "`labelled: false`")
+    return True
+
+
+# Datasets with ground truth: only these are scored (metrics, evaluation runs, DEG-score and
+# planted-gene comparisons); every dataset is trained on, predicted and interpreted.
+LABELLED = [ds for ds in DATASETS if has_ground_truth(ds, SC_DATASETS[ds])]
+LABELLED_PATTERN = "|".join(re.escape(d) for d in LABELLED) or "NO_DATASET"
 # Drugs needing bulk labels: those of the single-cell datasets plus any listed explicitly.
 DRUG_NAMES = sorted(
     {d["drug"] for d in SC_DATASETS.values()}
@@ -69,7 +90,13 @@ if config["simulate"]["enabled"]:
 
 def drug_name(wildcards):
     """The drug's name as the response table spells it, from its slug."""
-    return DRUG_BY_SLUG[wildcards.drug]
+    try:
+        return DRUG_BY_SLUG[wildcards.drug]
+    except KeyError:
+        configured = ", ".join(f"{d} ({s})" for s, d in sorted(DRUG_BY_SLUG.items()))
+        raise WorkflowError(
+            f"no configured drug has the file name {wildcards.drug!r}; configured: {configured}"
+        ) from None
 
 
 def bulk_expression_inputs(wildcards):
@@ -142,13 +169,14 @@ def interpret_targets():
     for ds in DATASETS:
         out = f"results/scdeal/{ds}/{slug(SC_DATASETS[ds]['drug'])}"
         fig = f"results/figures/interpret/{ds}_{slug(SC_DATASETS[ds]['drug'])}"
-        targets += [f"{out}/attr_integrated_gradient.h5ad", f"{out}/critical_genes.tsv",
-                    f"{out}/deg_scores.json", f"{fig}_critical_genes.png"]
+        targets += [f"{out}/attr_integrated_gradient.h5ad", f"{out}/critical_genes.tsv", f"{fig}_critical_genes.png"]
+        if ds in LABELLED:  # predicted vs ground-truth DEGs
+            targets.append(f"{out}/deg_scores.json")
         if ds in config["interpret"]["pseudotime"]:
             targets.append(f"{out}/pseudotime.json")
         if config["interpret"]["enrichment"]["genesets"]:
             targets += [f"{out}/enrichment.tsv", f"{fig}_enrichment.png"]
-            if config["simulate"]["enabled"]:
+            if config["simulate"]["enabled"] and ds in LABELLED:  # the simulation's truth of a scored dataset
                 targets.append(f"{out}/planted_recovery.json")
     return targets
 
@@ -179,7 +207,7 @@ def eval_runs():
         trained.append("scdeal")
     return [
         f"results/scdeal/evaluation/{ds}/{setting}/{rep}.json"
-        for ds in DATASETS
+        for ds in LABELLED
         for setting in trained
         for rep in eval_replicates()
     ]
@@ -204,7 +232,7 @@ def bulk_source_inputs(wildcards):
 
 
 def evaluation_targets():
-    targets = ["results/scdeal/ablations.tsv"] if DATASETS else []
+    targets = ["results/scdeal/ablations.tsv"] if LABELLED else []
     if TUNING["enabled"]:
         targets += [
             f"results/scdeal/{ds}/{slug(SC_DATASETS[ds]['drug'])}/tuning.tsv" for ds in DATASETS
@@ -219,16 +247,18 @@ def all_targets():
     targets += [f"results/figures/qc/{ds}_qc.png" for ds in DATASETS]
     for ds in DATASETS:
         drug = slug(SC_DATASETS[ds]["drug"])
-        targets.append(f"results/scdeal/{ds}/{drug}/metrics.json")
+        targets.append(f"results/scdeal/{ds}/{drug}/predictions.h5ad")
         targets.append(f"results/figures/scdeal/{ds}_{drug}_umap.png")
-    if DATASETS:
+    targets += [f"results/scdeal/{ds}/{slug(SC_DATASETS[ds]['drug'])}/metrics.json" for ds in LABELLED]
+    if LABELLED:
         targets.append("results/scdeal/summary.tsv")
-        targets += interpret_targets()
+    targets += interpret_targets()
     if config["scdeal"]["evaluation"]["enabled"]:
         targets += evaluation_targets()
     for cohort in config["patients"]:
         targets.append(f"results/patients/{cohort}/expression.parquet")
     targets += codeae_targets()
+    targets += predict_targets()
     return targets
 
 
@@ -267,3 +297,31 @@ def codeae_targets():
     if BICLUSTER_COHORT in CODEAE_COHORTS:
         targets += ["results/codeae/bicluster/patient_clusters.tsv", "results/figures/codeae/bicluster.png"]
     return targets
+
+
+# Saved models applied to listed files (workflow/rules/predict.smk), checked now: a bad key stops
+# `snakemake -n` naming predict.jobs.<name>.<key>.
+try:
+    PREDICT_JOBS = predict_jobs(config)
+except ConfigError as e:
+    raise WorkflowError(f"invalid configuration: {e}") from None
+
+
+def predict_jobs_writing(output_format):
+    """A wildcard pattern of the jobs whose predictions are `output_format` (h5ad or tsv)."""
+    names = [name for name, job in PREDICT_JOBS.items() if job.output_format == output_format]
+    return "|".join(re.escape(n) for n in names) or "NO_JOB"
+
+
+def predict_inputs(wildcards):
+    """The model folder, the input file and the labels of a job: a workflow's own output is made first."""
+    job = PREDICT_JOBS[wildcards.name]
+    return {"model": job.model, "data": job.input, **({"labels": job.labels} if job.labels else {})}
+
+
+def predict_targets():
+    return [
+        f"results/predict/{name}/{out}"
+        for name, job in PREDICT_JOBS.items()
+        for out in (f"predictions.{job.output_format}", "summary.json")
+    ]

@@ -75,7 +75,8 @@ rule tidy_cohort:
     output:
         "results/patients/{cohort}/expression.parquet",
     params:
-        cohort=lambda wc: config["patients"][wc.cohort],
+        # Only what the expression depends on: labels reach the cohort_labels rule alone.
+        cohort=lambda wc: expression_entry(config["patients"][wc.cohort]),
     conda:
         "../../envs/environment.yaml"
     log:

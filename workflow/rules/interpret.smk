@@ -55,6 +55,8 @@ rule deg_scores:
     output:
         stats="results/scdeal/{dataset}/{drug}/deg_scores.json",
         scores="results/scdeal/{dataset}/{drug}/deg_scores.tsv",
+    wildcard_constraints:
+        dataset=LABELLED_PATTERN,  # DEGs of predicted vs ground-truth labels
     params:
         deg=INTERPRET["deg"],
         seed=config["seed"],
@@ -117,6 +119,8 @@ rule planted_recovery:
         truth=f"{DEMO_RAW}/truth.json",
     output:
         "results/scdeal/{dataset}/{drug}/planted_recovery.json",
+    wildcard_constraints:
+        dataset=LABELLED_PATTERN,  # the simulation's truth, known for the scored datasets
     params:
         k=INTERPRET["precision_at"],
     conda:

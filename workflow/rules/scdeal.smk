@@ -14,6 +14,9 @@ rule train_scdeal:
     params:
         hyper=scdeal_params,
         device=config["device"],
+        # Training checkpoints (drugshift.resume): a killed job resumes from here when rerun;
+        # deleted when training ends.
+        checkpoints=lambda wildcards, output: f"{output[0]}.resume",
     threads: config["threads_per_training_job"]
     resources:
         gpu=config["gpus_per_training_job"],
@@ -48,6 +51,8 @@ rule evaluate_scdeal:
         "results/scdeal/{dataset}/{drug}/predictions.h5ad",
     output:
         "results/scdeal/{dataset}/{drug}/metrics.json",
+    wildcard_constraints:
+        dataset=LABELLED_PATTERN,  # scored against ground truth: unlabelled datasets have none
     conda:
         "../../envs/environment.yaml"
     log:
@@ -65,6 +70,7 @@ rule plot_scdeal_umap:
         report("results/figures/scdeal/{dataset}_{drug}_umap.png", caption="../report/scdeal_umap.rst", category="scDEAL"),
     params:
         seed=config["seed"],
+        labelled=lambda wc: wc.dataset in LABELLED,
     conda:
         "../../envs/environment.yaml"
     log:
@@ -77,7 +83,7 @@ rule plot_scdeal_umap:
 
 rule summarise_scdeal:
     input:
-        [f"results/scdeal/{ds}/{slug(SC_DATASETS[ds]['drug'])}/metrics.json" for ds in DATASETS],
+        [f"results/scdeal/{ds}/{slug(SC_DATASETS[ds]['drug'])}/metrics.json" for ds in LABELLED],
     output:
         "results/scdeal/summary.tsv",
     conda:

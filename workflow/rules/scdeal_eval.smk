@@ -50,6 +50,7 @@ rule ablate_scdeal:
     output:
         "results/scdeal/evaluation/{dataset}/{setting}/{replicate}.json",
     wildcard_constraints:
+        dataset=LABELLED_PATTERN,  # every run is scored against the cells' ground truth
         setting="[a-z_]+",
         replicate="(seed|sub)[0-9]+",
     params:

@@ -25,4 +25,5 @@ log.info("%s / %s: %d labelled cell lines (%d sensitive)", model.method, model.d
 files = {k: v for k, v in inputs.items() if k != "encoder"}
 if encoder is not None:
     files["encoder"] = Path(inputs.encoder) / "weights.pt"
-model.fit(X, y, device=device, log=log, files=files).save(snakemake.output.model)
+model.fit(X, y, device=device, log=log, files=files, checkpoints=snakemake.params.checkpoints)
+model.save(snakemake.output.model)

@@ -1,4 +1,5 @@
-"""Rule plot_scdeal_umap: UMAP of the scDEAL embedding coloured by truth, label and probability."""
+"""Rule plot_scdeal_umap: UMAP of the scDEAL embedding coloured by truth, label and probability
+(no ground-truth panel for an unlabelled dataset)."""
 
 import anndata as ad
 
@@ -6,4 +7,7 @@ from drugshift import runlog
 from drugshift.plots import plot_prediction_umap
 
 log = runlog.start(snakemake.log[0])
-plot_prediction_umap(ad.read_h5ad(snakemake.input[0]), snakemake.output[0], seed=snakemake.params.seed)
+predictions = ad.read_h5ad(snakemake.input[0])
+if not snakemake.params.labelled:
+    del predictions.obs["response"]  # all NaN: plot_prediction_umap leaves the panel out
+plot_prediction_umap(predictions, snakemake.output[0], seed=snakemake.params.seed)

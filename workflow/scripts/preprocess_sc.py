@@ -10,7 +10,7 @@ from drugshift.preprocess import QCParams, align_to_bulk, qc_and_normalise
 log = runlog.start(snakemake.log[0])
 params = QCParams.from_dict({**snakemake.params.qc, "normalised": snakemake.params.normalised})
 raw = ad.read_h5ad(snakemake.input.cells)
-cells = qc_and_normalise(raw, params)
+cells = qc_and_normalise(raw, params, name=snakemake.wildcards.dataset)
 log.info("QC %s", cells.uns["qc"])
 cells, bulk = align_to_bulk(cells, pd.read_parquet(snakemake.input.bulk))
 cells.write_h5ad(snakemake.output.cells)

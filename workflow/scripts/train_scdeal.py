@@ -24,5 +24,5 @@ bulk, y = labelled_bulk(pd.read_parquet(inputs.bulk), pd.read_parquet(inputs.lab
 log.info("training on %d cell lines (%d sensitive) and %d cells x %d genes", len(y), y.sum(), *cells.shape)
 model = ScDEAL(params, device=snakemake.params.device).fit(
     bulk, y, cells, drug=cells.uns.get("drug", snakemake.wildcards.drug), dataset=dataset,
-    training_files=dict(inputs.items()), log=log)
+    training_files=dict(inputs.items()), log=log, checkpoints=snakemake.params.checkpoints)
 model.save(snakemake.output.model)

@@ -13,6 +13,14 @@ Modules (import the one you need; nothing heavy is imported here):
 * :mod:`drugshift.io.geo_series` — metadata quirks and label rules of the six scDEAL GEO series.
 * :mod:`drugshift.io.orthologs` — MGI mouse → human one-to-one orthologs.
 * :mod:`drugshift.io.xena` — Xena probe maps; :mod:`drugshift.io.gdc` — stacking GDC Biotab tables.
-* :mod:`drugshift.io._table` — shared checks (separator, required columns, numeric values,
-  duplicated ids); every bad input raises :class:`drugshift.errors.InputError` naming the file.
+* :mod:`drugshift.io.values` — a single-cell matrix checked against its declared ``values``.
+* :mod:`drugshift.io._table` — shared checks (separator, required columns, numeric and finite
+  values, duplicated ids); every bad input raises :class:`drugshift.errors.InputError` naming the
+  file. NaN and infinite values are rejected where they are read, naming the row and column
+  labels of the file; bulk expression tables drop the few genes with a missing value instead,
+  with a warning (:func:`drugshift.io._table.drop_genes_with_missing` says why).
 """
+
+#: Expression and label tables by suffix (optionally followed by ``.gz``) and their separator
+#: (``None``: parquet); the formats ``drugshift predict`` and ``predict.jobs`` read and write.
+TABLE_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".parquet": None}

@@ -12,6 +12,7 @@ import bz2
 import csv
 import gzip
 import io
+import logging
 import lzma
 import re
 import zipfile
@@ -21,8 +22,11 @@ from typing import IO
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from drugshift.errors import InputError
+
+log = logging.getLogger("drugshift")
 
 SEP_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", " ": "space", "|": "pipe"}
 # Placeholders used by TCGA clinical tables for missing values, e.g. "[Not Available]".
@@ -290,6 +294,101 @@ def check_numeric(
     return df.astype(dtype)
 
 
+def _first_non_finite(X) -> tuple[int, int, float, int, int] | None:
+    """(row, column, value, number of non-finite values, of which NaN) of the first non-finite
+    value in row-major order, or None; ``X`` dense or scipy sparse."""
+    if sp.issparse(X):
+        if np.isfinite(X.data).all():  # the common case, without a copy
+            return None
+        coo = sp.coo_matrix(X.tocsr())  # row-major order
+        bad = ~np.isfinite(coo.data)
+        k = int(np.flatnonzero(bad)[0])
+        return int(coo.row[k]), int(coo.col[k]), float(coo.data[k]), int(bad.sum()), int(np.isnan(coo.data).sum())
+    arr = np.asarray(X)
+    bad = ~np.isfinite(arr)
+    if not bad.any():
+        return None
+    i, j = np.argwhere(bad)[0]
+    return int(i), int(j), float(arr[i, j]), int(bad.sum()), int(np.isnan(arr).sum())
+
+
+def check_finite(
+    X, path: str | Path | None, rows: Sequence, columns: Sequence, *, what: str = "matrix",
+    row_what: str = "row", column_what: str = "column",
+) -> None:
+    """Raise InputError at the first NaN or infinite value of ``X`` (dense or sparse).
+
+    ``rows``/``columns`` are the labels as they appear in the file (not positions in a later
+    aligned matrix), so the message says e.g. "missing value (NaN/NA/empty) in counts at gene
+    'TP53', cell 'AAAC-1'; 3 non-finite value(s) in all (3 missing, 0 infinite)".
+    """
+    found = _first_non_finite(X)
+    if found is None:
+        return
+    i, j, value, n_bad, n_nan = found
+    kind = "missing value (NaN/NA/empty)" if np.isnan(value) else f"infinite value {value}"
+    raise InputError(path, f"{kind} in {what} at {row_what} {str(rows[i])!r}, {column_what} "
+                           f"{str(columns[j])!r}; {n_bad} non-finite value(s) in all "
+                           f"({n_nan} missing, {n_bad - n_nan} infinite)")
+
+
+def check_finite_columns(
+    values: pd.DataFrame, path: str | Path | None, ids: pd.DataFrame, *, allow_missing: Sequence[str] = (),
+) -> None:
+    """Raise InputError at the first infinite value of a numeric long table (dose responses), or
+    missing value in a column not listed in ``allow_missing``; the message names the column, the
+    data row and that row's ``ids`` columns as written (e.g. ``COSMIC_ID 906794, DRUG_NAME
+    'Erlotinib'``)."""
+    for col in values.columns:
+        v = values[col].to_numpy(dtype=np.float64)
+        bad = np.isinf(v) if col in allow_missing else ~np.isfinite(v)
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            kind = "missing value" if np.isnan(v[pos]) else f"infinite value {v[pos]}"
+            who = ", ".join(f"{c} {str(ids[c].iloc[pos])!r}" for c in ids.columns)
+            raise InputError(path, f"{kind} in column {col!r} at data row {pos + 1} ({who}); "
+                                   f"{int(bad.sum())} such value(s) in that column")
+
+
+#: Most genes a bulk table may lose to missing values before it is rejected as broken.
+MAX_MISSING_GENE_FRACTION = 0.05
+
+
+def drop_genes_with_missing(
+    df: pd.DataFrame, path: str | Path | None, *, gene_axis: int, what: str = "expression",
+    row_what: str = "row", column_what: str = "column",
+) -> pd.DataFrame:
+    """Bulk tables: drop genes with a missing value, reject infinite values.
+
+    Why drop rather than fail: merged and re-processed bulk tables (GDSC arrays, DepMap, Xena,
+    PDTC) do carry an ``NA`` for a gene in a few samples (a probe that failed on one array, a gene
+    absent from one release), and one gene of ~17,000 changes no result; failing would force a
+    user to edit a multi-gigabyte upstream file. The genes are dropped in every sample (a model
+    needs the same inputs for all) and a warning names the file, how many genes and a few of
+    them. Missing values in more than :data:`MAX_MISSING_GENE_FRACTION` of the genes (a whole
+    sample left empty, a misaligned column) are not "a few NAs" but a broken file: InputError
+    naming the first gene and sample. An infinite value is never a measurement: InputError.
+    ``gene_axis`` is 0 when genes are rows (GDSC, Xena), 1 when they are columns.
+    """
+    values = df.to_numpy()
+    if np.isinf(values).any():
+        check_finite(np.where(np.isnan(values), 0, values), path, df.index, df.columns, what=what,
+                     row_what=row_what, column_what=column_what)
+    missing = np.isnan(values)
+    if not missing.any():
+        return df
+    gene_has_missing = missing.any(axis=1 - gene_axis)
+    genes = df.index if gene_axis == 0 else df.columns
+    n_drop, n_genes = int(gene_has_missing.sum()), len(genes)
+    if n_drop > MAX_MISSING_GENE_FRACTION * n_genes:
+        check_finite(values, path, df.index, df.columns, what=what, row_what=row_what, column_what=column_what)
+    dropped = genes[gene_has_missing]
+    log.warning("%s: %d of %d genes have missing values (NA or empty) in some samples and are left out "
+                "(%s); at most %.0f %% of the genes may be", path, n_drop, n_genes, preview(dropped),
+                100 * MAX_MISSING_GENE_FRACTION)
+    return df.loc[~gene_has_missing] if gene_axis == 0 else df.loc[:, ~gene_has_missing]
+
+
 def check_integer(
     values: pd.Series, path: str | Path | None, column: str, *, allow_missing: bool = False
 ) -> pd.Series:
@@ -358,7 +457,9 @@ def read_matrix(
     label_columns: int = 1,
     what: str = "matrix",
     column_what: str = "column id",
+    row_what: str = "row",
     unique_columns: bool = True,
+    gene_axis: int | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Read a numeric matrix whose first ``label_columns`` columns are row labels.
 
@@ -366,7 +467,10 @@ def read_matrix(
     is parsed as float32 with the pandas C engine (no float64 copy). Column labels are the raw
     header names (duplicates not renamed); with ``unique_columns`` duplicated column labels
     raise InputError. Returns ``(matrix, raw_header)``. Non-numeric values raise InputError
-    naming the column and row.
+    naming the column and row. Infinite values raise InputError naming the row and column label
+    as written in the file; missing values (NA, NaN, empty) too, unless ``gene_axis`` says where
+    the genes are (0 rows, 1 columns): then genes with missing values are dropped with a warning
+    (:func:`drop_genes_with_missing`, the policy for bulk tables).
     """
     path = Path(path)
     header = read_header(path, sep)
@@ -394,6 +498,12 @@ def read_matrix(
         raise InputError(path, "no data rows (header only)")
     df = df.drop(columns=mangled[1:label_columns])
     df.columns = pd.Index(value_names)
+    if gene_axis is None:
+        check_finite(df.to_numpy(), path, df.index, df.columns, what=what, row_what=row_what,
+                     column_what=column_what)
+    else:
+        df = drop_genes_with_missing(df, path, gene_axis=gene_axis, what=what, row_what=row_what,
+                                     column_what=column_what)
     return df, header
 
 
@@ -407,11 +517,14 @@ def read_sample_matrix(
     Output: float32 DataFrame, index = sample ids as str (name ``index_name``), columns = gene
     symbols (name ``gene``); duplicated gene columns are averaged. Values keep the file's units
     (e.g. z-scores or log2 expression); nothing is normalised here.
+    Genes with missing values are dropped with a warning, infinite values rejected
+    (:func:`drop_genes_with_missing`).
     Raises InputError for duplicated sample ids, empty ids, non-numeric values, wrong separator.
     """
     path = Path(path)
     sep = detect_sep(path) if sep is None else sep
-    df, _ = read_matrix(path, sep, what="expression", column_what="gene", unique_columns=False)
+    df, _ = read_matrix(path, sep, what="expression", column_what="gene", row_what=index_name,
+                        unique_columns=False, gene_axis=1)
     _finish_index(df, path, index_name)
     df = average_duplicate_columns(df)
     df.columns.name = "gene"

@@ -14,6 +14,7 @@ import pandas as pd
 from drugshift.errors import InputError
 from drugshift.io._table import (
     average_duplicate_columns,
+    check_finite_columns,
     check_integer,
     check_numeric,
     check_unique,
@@ -97,12 +98,14 @@ def read_prism_auc(path: str | Path) -> pd.DataFrame:
     area under the viability curve, fraction, lower = more sensitive). Rows without a
     depmap_id, drug name or AUC are dropped; repeated (depmap_id, drug) measurements (e.g.
     several screens) are averaged.
-    Raises InputError for missing columns or non-numeric AUC values.
+    Raises InputError for missing columns, non-numeric or infinite AUC values.
     """
     path = Path(path)
     df = read_table(path, ["depmap_id", "name", "auc"], sep=",", optional=[],
                     dtype={"depmap_id": str, "name": str})
-    auc = check_numeric(df[["auc"]], path, "PRISM", dtype=np.float64)["auc"]
+    auc = check_numeric(df[["auc"]], path, "PRISM", dtype=np.float64)
+    check_finite_columns(auc, path, df[["depmap_id", "name"]], allow_missing=["auc"])
+    auc = auc["auc"]
     out = pd.DataFrame({"depmap_id": df["depmap_id"].str.strip(),
                         "drug": df["name"].str.strip(), "auc": auc.to_numpy()})
     out = out.dropna()

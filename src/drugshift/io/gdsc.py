@@ -18,6 +18,7 @@ import pandas as pd
 from drugshift.errors import InputError
 from drugshift.io._table import (
     average_duplicate_columns,
+    check_finite_columns,
     check_integer,
     check_not_missing,
     check_numeric,
@@ -50,7 +51,8 @@ def read_gdsc_response(path: str | Path) -> pd.DataFrame:
     Rows sharing (cosmic_id, drug, dataset) — GDSC has replicate DRUG_IDs with the same
     DRUG_NAME — are averaged (the first cell-line name is kept).
     Raises InputError for a bad file (wrong separator, missing column, non-numeric values,
-    missing ids).
+    missing ids, a missing or infinite LN_IC50/AUC or an infinite Z_SCORE, naming the row's
+    COSMIC_ID and DRUG_NAME).
     """
     path = Path(path)
     df = read_table(path, RESPONSE_REQUIRED, sep=",", optional=["Z_SCORE"],
@@ -64,6 +66,8 @@ def read_gdsc_response(path: str | Path) -> pd.DataFrame:
     })
     nums = ["LN_IC50", "AUC"] + (["Z_SCORE"] if "Z_SCORE" in df.columns else [])
     values = check_numeric(df[nums], path, "dose-response", dtype=np.float64)
+    # the release files have LN_IC50 and AUC for every row: a blank is a broken or edited file
+    check_finite_columns(values, path, df[["COSMIC_ID", "DRUG_NAME"]], allow_missing=["Z_SCORE"])
     out["ln_ic50"] = values["LN_IC50"].to_numpy()
     out["auc"] = values["AUC"].to_numpy()
     out["z_score"] = values["Z_SCORE"].to_numpy() if "Z_SCORE" in values else np.nan
@@ -104,6 +108,8 @@ def read_gdsc_expression(path: str | Path) -> pd.DataFrame:
     Output: float32 DataFrame, cell lines × genes; index = COSMIC id as str (name
     ``cell_line``), columns = gene symbols (name ``gene``). Rows with an empty gene symbol are
     dropped; duplicated gene symbols are averaged.
+    Genes with missing values are dropped with a warning naming how many; infinite values raise
+    InputError naming gene and column (:func:`drugshift.io._table.drop_genes_with_missing`).
     Raises InputError for duplicated cell-line columns (also ``DATA.<id>.1`` next to
     ``DATA.<id>``), non-``DATA.`` extra columns, no cell-line columns, or non-numeric values.
     """
@@ -115,7 +121,7 @@ def read_gdsc_expression(path: str | Path) -> pd.DataFrame:
         raise InputError(path, "no DATA.<COSMIC_ID> cell-line columns found")
     ids = _data_column_ids(path, data_names)
     df, _ = read_matrix(path, "\t", label_columns=n_labels, what="expression",
-                        column_what="cell-line column")
+                        column_what="cell-line column", row_what="gene", gene_axis=0)
     genes = df.index.to_series()
     keep = (genes.notna() & genes.astype(str).str.strip().ne("")).to_numpy()
     df = df.loc[keep]

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from drugshift.errors import InputError
 from drugshift.io._table import (
     average_duplicate_columns,
+    check_finite,
     check_numeric,
     check_unique,
     detect_sep,
@@ -46,8 +47,8 @@ def read_geo_counts(path: str | Path, sep: str | None = None) -> ad.AnnData:
     The file is parsed in blocks with vectorised numpy code that only converts the non-zero
     fields, so a 22,000 × 6,000 matrix takes a few seconds and memory proportional to the
     non-zeros. Raises InputError for an empty file, undetectable separator, duplicated cell
-    ids, ragged lines, empty gene symbols, and non-numeric, empty or negative values (naming
-    the gene and cell of the first one).
+    ids, ragged lines, empty gene symbols, and non-numeric, empty, missing (``nan``), infinite or
+    negative values (naming the gene and cell of the first one).
     """
     path = Path(path)
     if sep is None:
@@ -175,6 +176,12 @@ class _CountParser:
         line_of = np.searchsorted(nl, fs)
         cell_of = (cum[fs] - cum[starts[line_of]] - 1).astype(np.int64)
         vals = self._parse_values(b, block, fs, fe, line_of, cell_of, lines, genes)
+        if not np.isfinite(vals).all():  # "nan", "inf" parse as floats but are no counts
+            k = int(np.flatnonzero(~np.isfinite(vals))[0])
+            kind = "missing value" if np.isnan(vals[k]) else "infinite value"
+            raise InputError(self.path, self._where(k, line_of, cell_of, lines, genes)
+                             + f": {kind} {block[fs[k]:fe[k]].decode(errors='replace')!r} "
+                               "(a count must be a finite number)")
         if (vals < 0).any():
             k = int(np.flatnonzero(vals < 0)[0])
             raise InputError(self.path, self._where(k, line_of, cell_of, lines, genes)
@@ -251,8 +258,9 @@ def read_cell_table(
 
     Output: AnnData with dense float32 ``X`` (cells × genes), ``obs_names`` = cell ids,
     ``obs`` = the metadata columns, ``var_names`` = genes (duplicated gene columns averaged).
-    Raises InputError for missing metadata columns, duplicated cell ids, non-numeric gene
-    values, no gene columns or a wrong separator.
+    Raises InputError for missing metadata columns, duplicated cell ids, non-numeric, missing
+    (NA, empty) or infinite gene values (naming cell and gene), no gene columns or a wrong
+    separator.
     """
     path = Path(path)
     meta = list(meta_columns or [])
@@ -266,7 +274,11 @@ def read_cell_table(
     genes = df.drop(columns=meta)
     if genes.shape[1] == 0:
         raise InputError(path, "no gene columns besides the metadata columns")
-    X = average_duplicate_columns(check_numeric(genes, path, "expression"))
+    values = check_numeric(genes, path, "expression")
+    # one cell is one measurement: a missing value is a broken export, not a gene to drop
+    check_finite(values.to_numpy(), path, values.index, values.columns, what="expression",
+                 row_what="cell", column_what="gene")
+    X = average_duplicate_columns(values)
     obs = df[meta].copy()
     obs.index.name = None
     return ad.AnnData(X=X.to_numpy(dtype=np.float32), obs=obs,

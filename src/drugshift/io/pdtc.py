@@ -15,6 +15,7 @@ import pandas as pd
 
 from drugshift.errors import InputError
 from drugshift.io._table import (
+    check_finite_columns,
     check_not_missing,
     check_numeric,
     check_unique,
@@ -33,13 +34,16 @@ def read_pdtc_response(path: str | Path) -> pd.DataFrame:
     drug name), ``auc`` (float, area under the dose-response curve, lower = more sensitive),
     ``ic50`` (float, in the concentration units of the screen, µM). Repeated (model, drug)
     rows are averaged.
-    Raises InputError for missing columns, empty ids or non-numeric AUC/iC50.
+    Raises InputError for missing columns, empty ids, non-numeric AUC/iC50, a missing AUC or an
+    infinite AUC/iC50 (naming the row's Model and Drug).
     """
     path = Path(path)
     df = read_table(path, ["Model", "Drug", "AUC", "iC50"], sep="\t", optional=[],
                     dtype={"Model": str, "Drug": str})
     check_not_missing(df, ["Model", "Drug"], path)
     nums = check_numeric(df[["AUC", "iC50"]], path, "drug response", dtype=np.float64)
+    # a missing AUC would be labelled resistant by pdtc_labels: refuse it; iC50 is not used for labels
+    check_finite_columns(nums, path, df[["Model", "Drug"]], allow_missing=["iC50"])
     out = pd.DataFrame({"model": df["Model"].str.strip(), "drug": df["Drug"].str.strip(),
                         "auc": nums["AUC"].to_numpy(), "ic50": nums["iC50"].to_numpy()})
     if out.duplicated(["model", "drug"]).any():

@@ -31,7 +31,7 @@ import scipy.io
 import scipy.sparse as sp
 
 from drugshift.errors import InputError
-from drugshift.io._table import check_unique, open_binary, open_text, preview
+from drugshift.io._table import check_finite, check_unique, open_binary, open_text, preview
 from drugshift.io.geo import attach_metadata, read_cell_table, read_geo_counts
 from drugshift.labels import condition_labels
 
@@ -71,7 +71,8 @@ def values_of(spec: Mapping) -> str:
 
 
 def read_h5ad(path: str | Path) -> ad.AnnData:
-    """Read an ``.h5ad`` file (cells × genes); raises InputError if it cannot be read."""
+    """Read an ``.h5ad`` file (cells × genes); raises InputError if it cannot be read, cell ids
+    repeat, or ``X`` holds a NaN or infinite value (naming cell and gene)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "file not found")
@@ -80,6 +81,9 @@ def read_h5ad(path: str | Path) -> ad.AnnData:
     except Exception as exc:  # h5py raises OSError/KeyError variants for a corrupt file
         raise InputError(path, f"cannot read as h5ad: {exc}") from exc
     check_unique(adata.obs_names, path, "cell id")
+    if adata.X is not None:
+        check_finite(adata.X, path, adata.obs_names, adata.var_names, what="X", row_what="cell",
+                     column_what="gene")
     return adata
 
 
@@ -117,7 +121,8 @@ def read_mtx_10x(path: str | Path, gene_column: int = 1) -> ad.AnnData:
     gene name (1 = symbol, 0 = Ensembl id); a features file with a single column uses it.
     Output: AnnData, cells × genes, CSR float32 counts; ``obs_names`` = barcodes, ``var_names`` =
     gene symbols (duplicated symbols summed), ``.var['gene_id']`` = first id of each symbol.
-    Raises InputError for missing files or dimensions that disagree with the name lists.
+    Raises InputError for missing files, dimensions that disagree with the name lists, or a NaN or
+    infinite value (naming cell and gene).
     """
     path = Path(path)
     if not path.exists():
@@ -140,6 +145,8 @@ def read_mtx_10x(path: str | Path, gene_column: int = 1) -> ad.AnnData:
     col = gene_column if features.shape[1] > gene_column else 0
     symbols = features.iloc[:, col].str.strip()
     X = sp.csr_matrix(X.T, dtype=np.float32)
+    check_finite(X, matrix_path, barcodes.to_numpy(), symbols.to_numpy(), what="counts", row_what="cell",
+                 column_what="gene")
     codes, uniques = pd.factorize(symbols)
     if len(uniques) < len(symbols):  # sum duplicated symbols
         agg = sp.csr_matrix((np.ones(len(codes), dtype=np.float32), (np.arange(len(codes)), codes)),
@@ -247,6 +254,27 @@ def cell_name_conditions(names: pd.Index | list[str], pattern: str) -> pd.Series
     return pd.Series(out, index=pd.Index(names), dtype=object)
 
 
+def _seen(conditions: pd.Series) -> str:
+    counts = conditions.astype(object).where(conditions.notna(), "<missing>").astype(str).value_counts(sort=False)
+    shown = ", ".join(f"{v} ({n})" for v, n in list(counts.items())[:12])
+    return shown + (f" … (+{len(counts) - 12} more)" if len(counts) > 12 else "")
+
+
+def _check_two_classes(labels: pd.Series, conditions: pd.Series, where: str,
+                       sensitive: list, resistant: list) -> None:
+    """Raise InputError when the sensitive or the resistant values match no cell: scores of a
+    one-class ground truth are meaningless (F1 0.97 with no AUROC), and a typo such as ``dmso`` for
+    ``DMSO`` would otherwise surface only after training."""
+    seen = set(conditions.dropna().astype(str))
+    for name, wanted, code in (("sensitive", sensitive, 1.0), ("resistant", resistant, 0.0)):
+        if (labels == code).any():
+            continue
+        near = sorted({s for s in seen for w in wanted if s.lower() == str(w).lower() and s != str(w)})
+        hint = f" (values are compared exactly: did you mean {preview(near)}?)" if near else ""
+        raise InputError(None, f"label: {name} {[str(w) for w in wanted]} matched no cell, so the ground truth "
+                               f"has one class; {where} has {_seen(conditions)}{hint}")
+
+
 def dataset_labels(adata: ad.AnnData, label: Mapping) -> pd.Series:
     """The ground truth of a dataset entry's ``label`` rule: 1 sensitive, 0 resistant, NaN other.
 
@@ -254,6 +282,10 @@ def dataset_labels(adata: ad.AnnData, label: Mapping) -> pd.Series:
     column: metadata, an h5ad column, or ``condition`` = the ``files`` key) or
     ``cell_name_pattern`` (regex whose group 1, searched in each cell id, is the condition; the
     extracted value is also stored in ``.obs['condition_from_name']``).
+
+    Raises InputError when the sensitive or the resistant values match no cell (naming the
+    values configured, the column and the values it holds with their counts), and ValueError
+    for a missing column.
     """
     sensitive, resistant = list(label.get("sensitive", [1])), list(label.get("resistant", [0]))
     if label.get("cell_name_pattern"):
@@ -261,12 +293,16 @@ def dataset_labels(adata: ad.AnnData, label: Mapping) -> pd.Series:
         conditions = cell_name_conditions(names, label["cell_name_pattern"])
         adata.obs["condition_from_name"] = conditions.to_numpy()
         conditions.index = adata.obs.index
+        where = f"cell_name_pattern {label['cell_name_pattern']!r} (in cell ids)"
     else:
         column = label.get("column")
         if column not in adata.obs:
             raise ValueError(f"label column {column!r} not in the cell metadata (columns: {list(adata.obs.columns)})")
         conditions = adata.obs[column]
-    return condition_labels(conditions.astype(object), sensitive, resistant)
+        where = f"column {column!r}"
+    labels = condition_labels(conditions.astype(object), sensitive, resistant)
+    _check_two_classes(labels, conditions, where, sensitive, resistant)
+    return labels
 
 
 def load_dataset(spec: Mapping, data, metadata: str | Path | None = None,

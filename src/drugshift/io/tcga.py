@@ -41,10 +41,13 @@ def read_xena_matrix(path: str | Path) -> pd.DataFrame:
 
     Output: float32 DataFrame, samples × genes; index = sample barcode (name ``sample``),
     columns = gene ids (name ``gene``); duplicated gene rows are averaged.
+    Genes (rows) with missing values are dropped with a warning; infinite values raise InputError
+    naming gene and sample (:func:`drugshift.io._table.drop_genes_with_missing`).
     Raises InputError for duplicated sample columns, non-numeric values or a wrong separator.
     """
     path = Path(path)
-    df, _ = read_matrix(path, "\t", what="expression", column_what="sample")
+    df, _ = read_matrix(path, "\t", what="expression", column_what="sample", row_what="gene",
+                        gene_axis=0)
     genes = df.index.to_series()
     if genes.isna().any():
         raise InputError(path, f"{int(genes.isna().sum())} row(s) without a gene id")

@@ -55,6 +55,9 @@ class CodeAEParams(Params):
         val_fraction: share of each domain held out to report reconstruction error per epoch.
         seed: seed of initialisation, splits and minibatch order.
         log_every: epochs between progress lines.
+        checkpoint_every: epochs between training checkpoints of a workflow job (0: none), from
+            which a killed job resumes with the weights of an uninterrupted run
+            (:mod:`drugshift.resume`; the default as ``scdeal.params.checkpoint_every``).
     """
 
     label: ClassVar[str] = "CODE-AE pretraining"
@@ -79,6 +82,7 @@ class CodeAEParams(Params):
     val_fraction: float = rule(0.1, gt=0, lt=0.5)
     seed: int = 42
     log_every: int = rule(50, ge=0)
+    checkpoint_every: int = rule(50, ge=0)
 
 
 @dataclass
@@ -105,6 +109,9 @@ class FinetuneParams(Params):
         lr_decay: learning-rate factor at each unfreeze.
         seed: seed of folds, initialisation and minibatch order.
         log_every: epochs between progress lines.
+        checkpoint_every: epochs between training checkpoints of a workflow job (0: none), from
+            which a killed job resumes with the weights of an uninterrupted run
+            (:mod:`drugshift.resume`; the default as ``scdeal.params.checkpoint_every``).
     """
 
     label: ClassVar[str] = "CODE-AE fine-tuning"
@@ -121,6 +128,7 @@ class FinetuneParams(Params):
     lr_decay: float = rule(0.1, gt=0, le=1)
     seed: int = 42
     log_every: int = rule(50, ge=0)
+    checkpoint_every: int = rule(50, ge=0)
 
     def epochs_per_stage(self, n_stages: int) -> int:
         """Epochs of each of ``n_stages`` unfreezing stages: ``max_epochs`` shared equally
@@ -168,6 +176,9 @@ class BaselineParams(Params):
         coral_weight: ``coral`` weight of the CORAL term.
         seed: seed of initialisation, splits, masks and minibatch order.
         log_every: epochs between progress lines.
+        checkpoint_every: epochs between training checkpoints of a workflow job (0: none), from
+            which a killed job resumes with the weights of an uninterrupted run
+            (:mod:`drugshift.resume`; the default as ``scdeal.params.checkpoint_every``).
     """
 
     label: ClassVar[str] = "baseline pretraining"
@@ -192,3 +203,4 @@ class BaselineParams(Params):
     coral_weight: float = rule(1.0, ge=0)
     seed: int = 42
     log_every: int = rule(10, ge=0)
+    checkpoint_every: int = rule(50, ge=0)

@@ -24,6 +24,7 @@ CODE-AE
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -167,20 +168,74 @@ def resolve_codeae_params(config: Mapping, method: str) -> CodeAEMethodParams:
     return CodeAEMethodParams(method, kind, pretrain, architecture, finetune)
 
 
+#: Dataset and cohort names become folder names (results/sc/<dataset>/, results/patients/<cohort>/):
+#: letters, digits, "_" and "-", starting with a letter or digit — no "/", "..", space or leading dot.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def _check_names(kind: str, path: str, names) -> None:
+    for name in names:
+        if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+            raise ConfigError(f"{path}.{name}: a {kind} name may hold only letters, digits, '_' and '-', starting "
+                              f"with a letter or digit (pattern {SAFE_NAME.pattern}), since it becomes a folder "
+                              f"name; got {name!r}")
+
+
+def _check_drug_name(path: str, drug) -> None:
+    """Drug names are matched verbatim against the response files, whose names hold spaces,
+    parentheses and even '/' (GDSC1's ``VNLG/124``), and reach the file system only through the
+    workflow's slug (``[a-z0-9-]``); so a drug name needs a letter or digit (a non-empty slug) and
+    no control character, nothing more."""
+    if not isinstance(drug, str) or not re.search(r"[A-Za-z0-9]", drug) or not drug.isprintable():
+        raise ConfigError(f"{path}: a drug name must be printable text with at least one letter or digit "
+                          f"(its file name keeps only those); got {drug!r}")
+
+
+def _configured_drugs(config: Mapping) -> list[str]:
+    """Every drug the config names: the datasets', ``labels.drugs`` and ``codeae.drugs``."""
+    drugs = [d.get("drug") for d in _section(config, "sc.datasets").values() if isinstance(d, Mapping)]
+    drugs += list(_section(config, "labels").get("drugs") or [])
+    drugs += list(_section(config, "codeae").get("drugs") or [])
+    return list(dict.fromkeys(d for d in drugs if d is not None))
+
+
+def _check_keys(path: str, keys, known: list[str], what: str) -> None:
+    """Keys of a per-dataset / per-drug mapping must be configured ones (an override keyed by a
+    misspelled name would be ignored without a word)."""
+    for key in keys:
+        if key not in known:
+            raise ConfigError(f"{path}.{key}: no such {what} (configured: {', '.join(map(str, known)) or 'none'})")
+
+
 def check_config(config: Mapping) -> None:
     """Resolve every job's parameters once, so that a bad key fails before anything runs.
 
-    Checks every scDEAL dataset (and, when evaluation is enabled or configured, every setting),
-    that ``scdeal.datasets`` names only configured datasets, and every CODE-AE method.
+    Checks, naming the key's path on the first problem:
+
+    * dataset (``sc.datasets``) and cohort (``patients``) names match :data:`SAFE_NAME`, and
+      every drug name has a letter or digit and no control character (:func:`_check_drug_name`
+      says why drug names are not restricted further);
+    * the per-dataset mappings ``scdeal.datasets`` and ``interpret.pseudotime`` name only
+      configured datasets, and ``codeae.drug_targets`` only configured drugs;
+    * every scDEAL dataset's parameters (and, when evaluation is configured, every setting's), and
+      every CODE-AE method's.
 
     Raises:
         ConfigError: the first problem, naming its path.
     """
     datasets = list(_section(config, "sc.datasets"))
-    for name in _section(config, "scdeal.datasets"):
-        if name not in datasets:
-            raise ConfigError(f"scdeal.datasets.{name}: no such dataset in sc.datasets "
-                              f"(configured: {', '.join(datasets) or 'none'})")
+    _check_names("dataset", "sc.datasets", datasets)
+    _check_names("cohort", "patients", _section(config, "patients"))
+    for name, entry in _section(config, "sc.datasets").items():
+        if isinstance(entry, Mapping) and "drug" in entry:
+            _check_drug_name(f"sc.datasets.{name}.drug", entry["drug"])
+    for section in ("labels", "codeae"):
+        for i, drug in enumerate(_section(config, section).get("drugs") or []):
+            _check_drug_name(f"{section}.drugs[{i}]", drug)
+    _check_keys("scdeal.datasets", _section(config, "scdeal.datasets"), datasets, "dataset in sc.datasets")
+    _check_keys("interpret.pseudotime", _section(config, "interpret.pseudotime"), datasets, "dataset in sc.datasets")
+    _check_keys("codeae.drug_targets", _section(config, "codeae.drug_targets"), _configured_drugs(config),
+                "configured drug")
     settings = list(_section(config, "scdeal").get("evaluation", {}).get("settings", []))
     for ds in datasets:
         resolve_scdeal_params(config, ds)

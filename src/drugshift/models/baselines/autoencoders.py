@@ -44,6 +44,7 @@ from drugshift.nn.blocks import Decoder, NormalisedEncoder, binomial_mask, mlp
 from drugshift.nn.inference import apply_in_chunks
 from drugshift.nn.losses import coral_loss
 from drugshift.params import BaselineParams
+from drugshift.resume import Checkpoints
 from drugshift.splits import holdout
 from drugshift.train import History, as_float_matrix, fit, resolve_device, seed_everything
 
@@ -106,7 +107,8 @@ class AutoencoderPlan:
     and the history. The same ``params.seed`` gives bit-identical weights on CPU."""
 
     def __init__(self, method: str, source, target, params: BaselineParams,
-                 device: str | torch.device = "cpu", log: logging.Logger | None = None):
+                 device: str | torch.device = "cpu", log: logging.Logger | None = None,
+                 checkpoints: Checkpoints | None = None):
         if method not in PRETRAINED_BASELINES:
             raise ValueError(f"unknown pretrained baseline {method!r}; expected one of {PRETRAINED_BASELINES}")
         p = self.params = params
@@ -126,6 +128,9 @@ class AutoencoderPlan:
         t_tr, t_va = holdout(len(Xt), p.val_fraction, rng)
         self.generator = torch.Generator().manual_seed(p.seed)
         self.noise = torch.Generator(device=dev).manual_seed(p.seed + 1)
+        self.checkpoints = checkpoints
+        if checkpoints is not None:
+            checkpoints.track(order=self.generator, noise=self.noise)
         self.S, self.T = torch.as_tensor(Xs[s_tr], device=dev), torch.as_tensor(Xt[t_tr], device=dev)
         self.S_val, self.T_val = torch.as_tensor(Xs[s_va], device=dev), torch.as_tensor(Xt[t_va], device=dev)
         # A fixed mask for the held-out rows, so that DAE epochs are compared on the same noise.
@@ -239,20 +244,23 @@ class AutoencoderPlan:
         ``discriminator_warmup``, ``adversarial``) and ``val_reconstruction``."""
         p, n_s = self.params, len(self.S)
         common = dict(n_train=n_s, batch_size=p.batch_size, patience=p.patience, generator=self.generator,
-                      log=self.log, log_every=p.log_every, device=self.device)
+                      log=self.log, log_every=p.log_every, device=self.device, checkpoint=self.checkpoints)
         phases: dict[str, History] = {}
         if self.method != "adae":
             phases["pretrain"] = fit(self.autoencoder_step, self.validate_autoencoder, [self.ae],
-                                     epochs=p.max_epochs, name=f"{self.method} pretrain", **common)
+                                     epochs=p.max_epochs, name=f"{self.method} pretrain", optimisers=[self.opt],
+                                     **common)
         else:
             self.disc = mlp([p.latent, *p.adv_hidden, 1], p.dropout).to(self.device)
             self.opt_disc = torch.optim.AdamW(self.disc.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+            optimisers = [self.opt, self.opt_disc]
             phases["ae_warmup"] = fit(self.autoencoder_step, self.validate_autoencoder, [self.ae],
-                                      epochs=p.warmup_epochs, name="adae AE warm-up", **common)
+                                      epochs=p.warmup_epochs, name="adae AE warm-up", optimisers=optimisers, **common)
             phases["discriminator_warmup"] = fit(self.discriminator_step, self.validate_discriminator, [self.disc],
-                                                 epochs=p.warmup_epochs, name="adae discriminator warm-up", **common)
+                                                 epochs=p.warmup_epochs, name="adae discriminator warm-up",
+                                                 optimisers=optimisers, **common)
             phases["adversarial"] = fit(self.adversarial_step, self.validate_adversarial, [self.ae, self.disc],
-                                        epochs=p.max_epochs, name="adae adversarial", **common)
+                                        epochs=p.max_epochs, name="adae adversarial", optimisers=optimisers, **common)
         self.ae.eval()
         with torch.no_grad():
             val_rec = self.val_reconstruction()
@@ -264,12 +272,14 @@ class AutoencoderPlan:
 
 
 def pretrain_encoder(method: str, source, target, params: BaselineParams, *, device: str | torch.device = "cpu",
-                     log: logging.Logger | None = None) -> tuple[NormalisedEncoder, dict]:
+                     log: logging.Logger | None = None,
+                     checkpoints: Checkpoints | None = None) -> tuple[NormalisedEncoder, dict]:
     """Pretrain a baseline encoder on unlabelled source and target expression
-    (:class:`AutoencoderPlan`); returns ``(encoder, history)``.
+    (:class:`AutoencoderPlan`; ``checkpoints``: :class:`~drugshift.resume.Checkpoints`);
+    returns ``(encoder, history)``.
 
     Raises:
         ValueError: unknown method, shapes that do not match, non-finite values, or fewer than
             4 rows in a domain.
     """
-    return AutoencoderPlan(method, source, target, params, device, log).run()
+    return AutoencoderPlan(method, source, target, params, device, log, checkpoints).run()

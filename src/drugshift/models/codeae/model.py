@@ -46,6 +46,7 @@ from drugshift.models.codeae.module import (
 from drugshift.models.codeae.plan import FoldResult, PretrainingPlan, finetune_cv, predict_proba
 from drugshift.nn.inference import apply_in_chunks
 from drugshift.params import BaselineParams, CodeAEMethodParams, CodeAEParams, FinetuneParams
+from drugshift.resume import open_checkpoints
 from drugshift.splits import cv_folds
 from drugshift.train import as_binary_labels, as_float_matrix, resolve_device
 
@@ -123,19 +124,23 @@ class CodeAE:
     @classmethod
     def pretrain(cls, method: str, source, target, params: CodeAEMethodParams | Mapping, *,
                  device: str | torch.device = "auto", log: logging.Logger | None = None,
-                 files: Mapping[str, str | Path] | None = None) -> CodeAE:
+                 files: Mapping[str, str | Path] | None = None, checkpoints: str | Path | None = None) -> CodeAE:
         """Pretrain ``method`` on unlabelled ``source`` (cell lines × genes) and ``target``
         (patients × genes) expression with the same genes (DataFrames are matched by name).
 
-        ``files`` (name → path) adds the input files' checksums to the card.
+        ``files`` (name → path) adds the input files' checksums to the card. ``checkpoints``: a
+        folder for training checkpoints (:mod:`drugshift.resume`; deleted when training ends).
         """
         params = method_params_from_dict(params)
         if params.method != method:
             raise ValueError(f"parameters of {params.method!r} given for method {method!r}")
         genes = _genes_of(source)
         Xs, Xt = _matrix(source, genes, "source"), _matrix(target, genes, "target")
+        every = getattr(params.pretrain, "checkpoint_every", 0)  # (no pretraining: an error below)
+        resume = open_checkpoints(checkpoints, f"{ENCODER_KIND} {method}", {"pretrain": params.to_dict()["pretrain"]},
+                                  every, resolve_device(device), log, source=Xs, target=Xt)
         if params.kind == "codeae":
-            plan = PretrainingPlan(Xs, Xt, params.pretrain, device, log)
+            plan = PretrainingPlan(Xs, Xt, params.pretrain, device, log, resume)
             phases = plan.run()
             network = plan.module
             history = {"phases": {k: h.to_dict() for k, h in phases.items()},
@@ -143,13 +148,16 @@ class CodeAE:
         elif params.kind == "pretrained":
             from drugshift.models.baselines import pretrain_encoder
 
-            network, history = pretrain_encoder(method, Xs, Xt, params.pretrain, device=device, log=log)
+            network, history = pretrain_encoder(method, Xs, Xt, params.pretrain, device=device, log=log,
+                                                checkpoints=resume)
         else:
             raise ValueError(f"method {method!r} ({params.kind}) has no pretraining stage")
         data = {"source_sha256": array_sha256(Xs), "target_sha256": array_sha256(Xt),
                 "n_source": len(Xs), "n_target": len(Xt)}
         if files:
             data["files"] = provenance(files)
+        if resume is not None:
+            resume.discard()
         return cls(method, params, network, genes, history, data)
 
     @property
@@ -272,10 +280,12 @@ class DrugResponseModel:
     # ------------------------------------------------------------------ training
 
     def fit(self, X, y, *, device: str | torch.device = "auto", log: logging.Logger | None = None,
-            files: Mapping[str, str | Path] | None = None) -> DrugResponseModel:
+            files: Mapping[str, str | Path] | None = None, checkpoints: str | Path | None = None) -> DrugResponseModel:
         """Cross-validate on labelled cell lines: ``X`` (cell lines × genes), ``y`` 0/1
         (1 = sensitive). Every method uses the folds of :func:`drugshift.splits.cv_folds` with
         the parameters' seed. ``files`` (name → path) adds the input files' checksums to the card.
+        ``checkpoints``: a folder for training checkpoints of the network methods
+        (:mod:`drugshift.resume`; deleted when training ends).
         """
         log = log or _log
         if self.genes is None:
@@ -283,14 +293,21 @@ class DrugResponseModel:
         X = _matrix(X, self.genes, "X")
         y = as_binary_labels(y, len(X), "y")
         p, name = self.params.finetune, f"{self.method} {self.drug}"
+        resume = None
+        if self.kind != "shallow":
+            resume = open_checkpoints(checkpoints, f"{DRUG_KIND} {self.method} {self.drug}", self.params.to_dict(),
+                                      p.checkpoint_every, resolve_device(device), log, X=X, y=y,
+                                      encoder=None if self.encoder is None else self.encoder.encoder)
         if self.kind in ("codeae", "pretrained"):
-            folds = finetune_cv(self.encoder.encoder, X, y, p, device=device, log=log, name=name)
+            folds = finetune_cv(self.encoder.encoder, X, y, p, device=device, log=log, name=name, checkpoints=resume)
         elif self.kind == "mlp":
             arch = self.params.architecture
             folds = finetune_cv(lambda k: random_encoder(X.shape[1], arch, p.seed + k), X, y, p, device=device,
-                                log=log, name=name)
+                                log=log, name=name, checkpoints=resume)
         else:
             folds = self._fit_shallow(X, y, log)
+        if resume is not None:
+            resume.discard()
         self.folds = [f.model for f in folds]
         self.cv = [{"fold": f.fold, **f.val_metrics, **{k: v for k, v in f.info.items() if k != "history"}}
                    for f in folds]

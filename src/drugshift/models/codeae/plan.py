@@ -31,6 +31,7 @@ from drugshift.evaluate import classification_metrics
 from drugshift.models.codeae.module import CodeAEModule, DrugClassifier, linear_layers
 from drugshift.nn.inference import apply_in_chunks
 from drugshift.params import ALIGNMENT, CodeAEParams, FinetuneParams
+from drugshift.resume import Checkpoints
 from drugshift.splits import cv_folds, holdout
 from drugshift.train import History, as_float_matrix, fit, resolve_device, seed_everything
 
@@ -48,14 +49,16 @@ class PretrainingPlan:
         params: the variant and its hyperparameters.
         device: ``auto``, ``cpu`` or ``cuda``.
         log: logger for progress lines.
+        checkpoints: the job's :class:`~drugshift.resume.Checkpoints` (resume after a kill).
 
     After :meth:`run`, ``module`` (eval mode) holds the last weights and ``split`` the held-out
     rows of each domain (``source_val``, ``target_val``).
     """
 
     def __init__(self, source, target, params: CodeAEParams, device: str | torch.device = "auto",
-                 log: logging.Logger | None = None):
+                 log: logging.Logger | None = None, checkpoints: Checkpoints | None = None):
         p = self.params = params
+        self.checkpoints = checkpoints
         self.log = log or _log
         self.device = dev = resolve_device(device)
         Xc = as_float_matrix(source, "source")
@@ -85,8 +88,17 @@ class PretrainingPlan:
         elif self.align == "dann":
             self.opt_ae.add_param_group({"params": list(self.module.critic.parameters())})
         self.critic_steps = 0
+        if checkpoints is not None:
+            checkpoints.track(order=self.generator, gradient_penalty=self.gp_generator, plan=self)
         self.log.info("CODE-AE (%s): %d source rows (train %d), %d target rows (train %d), %d genes, device %s",
                       p.variant, Xc.shape[0], len(c_tr), Xt.shape[0], len(t_tr), Xc.shape[1], dev)
+
+    def state_dict(self) -> dict:
+        """The plan's own training state (for checkpoints): the critic-step counter."""
+        return {"critic_steps": self.critic_steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.critic_steps = int(state["critic_steps"])
 
     def batches(self, idx: Tensor) -> tuple[Tensor, Tensor]:
         """The source rows ``idx`` of the training split and a random target minibatch of the
@@ -159,7 +171,9 @@ class PretrainingPlan:
         ``warmup`` (when ``warmup_epochs`` > 0) and ``train`` otherwise)."""
         p = self.params
         common = dict(n_train=len(self.c_train), batch_size=p.batch_size, patience=None, generator=self.generator,
-                      log=self.log, log_every=p.log_every, device=self.device, restore_best=False)
+                      log=self.log, log_every=p.log_every, device=self.device, restore_best=False,
+                      optimisers=[o for o in (self.opt_ae, self.opt_critic) if o is not None],
+                      checkpoint=self.checkpoints)
         modules = [self.module]
         history: dict[str, History] = {}
         if self.align == "wgan":
@@ -210,8 +224,10 @@ class FinetunePlan:
     """
 
     def __init__(self, encoder: nn.Module, X_train, y_train, X_val, y_val, params: FinetuneParams,
-                 device: str | torch.device = "auto", log: logging.Logger | None = None, name: str = "fine-tune"):
+                 device: str | torch.device = "auto", log: logging.Logger | None = None, name: str = "fine-tune",
+                 checkpoints: Checkpoints | None = None):
         p = self.params = params
+        self.checkpoints = checkpoints
         self.log, self.name = log or _log, name
         self.device = dev = resolve_device(device)
         self.X_train = torch.as_tensor(as_float_matrix(X_train, "X_train"), device=dev)
@@ -263,7 +279,8 @@ class FinetunePlan:
             hist = fit(self.step, self.validate, [self.model], n_train=self.n_train, epochs=epochs,
                        batch_size=p.batch_size, patience=p.patience, generator=self.generator, log=self.log,
                        name=f"{self.name} stage {i} ({n_open}/{len(self.layers)} encoder layers)",
-                       log_every=p.log_every, device=self.device)
+                       log_every=p.log_every, device=self.device, optimisers=[self.optimiser],
+                       checkpoint=self.checkpoints)
             improved = math.isfinite(hist.best_val) and not (hist.best_val >= best_val)
             if improved or best_state is None:
                 best_val = hist.best_val if math.isfinite(hist.best_val) else best_val
@@ -282,9 +299,9 @@ class FinetunePlan:
 
 def finetune(encoder: nn.Module, X_train, y_train, X_val, y_val, params: FinetuneParams, *,
              device: str | torch.device = "auto", log: logging.Logger | None = None,
-             name: str = "fine-tune") -> tuple[DrugClassifier, dict]:
+             name: str = "fine-tune", checkpoints: Checkpoints | None = None) -> tuple[DrugClassifier, dict]:
     """:class:`FinetunePlan` ``(…).run()``; the caller's ``encoder`` is left untouched."""
-    return FinetunePlan(encoder, X_train, y_train, X_val, y_val, params, device, log, name).run()
+    return FinetunePlan(encoder, X_train, y_train, X_val, y_val, params, device, log, name, checkpoints).run()
 
 
 @dataclass(eq=False)
@@ -300,7 +317,7 @@ class FoldResult:
 
 def finetune_cv(encoder: nn.Module | Callable[[int], nn.Module], X, y, params: FinetuneParams, *,
                 device: str | torch.device = "auto", log: logging.Logger | None = None,
-                name: str = "fine-tune") -> list[FoldResult]:
+                name: str = "fine-tune", checkpoints: Checkpoints | None = None) -> list[FoldResult]:
     """Per-drug fine-tuning with stratified ``n_folds``-fold CV on labelled cell lines.
 
     Fold ``k`` trains on the other folds with seed ``params.seed + k`` and stops early on its own
@@ -312,6 +329,8 @@ def finetune_cv(encoder: nn.Module | Callable[[int], nn.Module], X, y, params: F
         encoder: the encoder to fine-tune (copied per fold) or a function of the fold number
             returning a fresh one (the ``mlp`` baseline's random encoders).
         X: ``(cell_lines, genes)`` expression; ``y``: ``(cell_lines,)`` 0/1 labels (1 = sensitive).
+        checkpoints: the job's :class:`~drugshift.resume.Checkpoints`; every stage of every
+            fold is one of its stages.
     """
     log = log or _log
     X = as_float_matrix(X, "X")
@@ -320,7 +339,7 @@ def finetune_cv(encoder: nn.Module | Callable[[int], nn.Module], X, y, params: F
     for k, (tr, va) in enumerate(cv_folds(y, params.n_folds, params.seed)):
         enc = encoder if isinstance(encoder, nn.Module) else encoder(k)
         model, info = finetune(enc, X[tr], y[tr], X[va], y[va], params.replace(seed=params.seed + k),
-                               device=device, log=log, name=f"{name} fold {k}")
+                               device=device, log=log, name=f"{name} fold {k}", checkpoints=checkpoints)
         val = classification_metrics(y[va], predict_proba(model, X[va]))
         log.info("[%s] fold %d: held-out cell-line AUROC %.3f (%d lines)", name, k, val["auroc"], len(va))
         results.append(FoldResult(fold=k, model=model, val_metrics=val, info=info))

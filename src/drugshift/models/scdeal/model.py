@@ -13,11 +13,12 @@ from torch import nn
 
 from drugshift.cards import array_sha256, environment, provenance
 from drugshift.checkpoint import read_model_dir, save_model_dir
-from drugshift.models.scdeal.data import TrainingData, cell_clusters, check_bulk, check_cells
+from drugshift.models.scdeal.data import TrainingData, cell_clusters, check_bulk, check_cells, resample
 from drugshift.models.scdeal.module import PARTS, ScDEALModule
 from drugshift.models.scdeal.plan import TrainingPlan
 from drugshift.nn.inference import apply_in_chunks
 from drugshift.params import ScDEALParams
+from drugshift.resume import open_checkpoints
 from drugshift.train import History, as_float_matrix, resolve_device
 
 __all__ = ["KIND", "ScDEAL", "fit_bulk_model"]
@@ -91,12 +92,17 @@ class ScDEAL:
         self.training_data: dict = {}
         self.preprocessing: dict = {}
         self.trained_on: dict = {}
+        self.retrained_from: dict | None = None
+        # What :meth:`retrain` needs: the bulk training data as the model saw it, and the random
+        # state at the start of the transfer (steps 3-4); saved in the folder.
+        self._bulk: tuple[np.ndarray, np.ndarray] | None = None
+        self._transfer_start: dict[str, torch.Tensor] | None = None
 
     # ----------------------------------------------------------------- training
 
     def fit(self, bulk, y_bulk, cells, *, drug: str | None = None, dataset: str | None = None,
             clusters: np.ndarray | None = None, training_files: Mapping[str, str | Path] | None = None,
-            log: logging.Logger | None = None) -> ScDEAL:
+            log: logging.Logger | None = None, checkpoints: str | Path | None = None) -> ScDEAL:
         """Train scDEAL end to end (paper, steps 1–4).
 
         Args:
@@ -113,6 +119,10 @@ class ScDEAL:
             training_files: ``{name: path}`` of the files the inputs were read from; their
                 sha256 checksums go into the card.
             log: logger for progress lines.
+            checkpoints: a folder for training checkpoints (:mod:`drugshift.resume`, every
+                ``params.checkpoint_every`` epochs): a killed fit called again with the same
+                folder, parameters and data resumes there and ends with the same weights. The
+                folder is deleted when training ends.
 
         Returns:
             ``self``, with every module in eval mode on :attr:`device`.
@@ -133,7 +143,9 @@ class ScDEAL:
                  "%d), %d genes, device %s", len(yb), len(data.bulk_train), len(data.bulk_val), len(data.bulk_test),
                  int(yb.sum()), len(Xs), len(data.cells_train), len(data.cells_val), Xb.shape[1], self.device)
         self.module = ScDEALModule(Xb.shape[1], p).to(self.device)
-        plan = TrainingPlan(self.module, data, p, log)
+        resume = open_checkpoints(checkpoints, KIND, p.to_dict(), p.checkpoint_every, self.device, log, bulk=Xb,
+                                  labels=yb, cells=Xs, clusters=data.clusters)
+        plan = TrainingPlan(self.module, data, p, log, resume)
         plan.bulk_dae()
         plan.predictor()
         self.bulk_metrics = {"source_val": plan.bulk_scores("bulk_val", source=True),
@@ -141,6 +153,16 @@ class ScDEAL:
         log.info("scDEAL: bulk model validation AUROC=%.3f, test AUROC=%.3f F1=%.3f",
                  self.bulk_metrics["source_val"]["auroc"], self.bulk_metrics["source_test"]["auroc"],
                  self.bulk_metrics["source_test"]["f1"])
+        self._bulk, self._transfer_start = (Xb, yb), _random_state(plan)
+        self._transfer(plan, data, log)
+        self.genes, self.drug = genes, drug
+        self._record_training_data(bulk, Xb, yb, cells, Xs, dataset, training_files)
+        if resume is not None:
+            resume.discard()
+        return self
+
+    def _transfer(self, plan: TrainingPlan, data: TrainingData, log: logging.Logger) -> None:
+        """Steps 3-4 (sc DAE, joint training) on a plan whose bulk stage is done."""
         plan.sc_dae()
         plan.joint()
         self.bulk_metrics.update(val=plan.bulk_scores("bulk_val"), test=plan.bulk_scores("bulk_test"))
@@ -148,9 +170,69 @@ class ScDEAL:
                  self.bulk_metrics["test"]["f1"])
         self.module.eval()
         self.history, self.split, self.clusters = plan.history, data.split(), data.clusters
-        self.genes, self.drug = genes, drug
-        self._record_training_data(bulk, Xb, yb, cells, Xs, dataset, training_files)
-        return self
+
+    def retrain(self, cells, *, dataset: str | None = None, clusters: np.ndarray | None = None,
+                training_files: Mapping[str, str | Path] | None = None,
+                log: logging.Logger | None = None) -> ScDEAL:
+        """A new model for new cells: this model's bulk stage (steps 1–2) as it is, the transfer
+        (steps 3–4: sc DAE, joint training) fitted again on ``cells``.
+
+        This is how a transductive model reaches a new dataset. It is much faster than
+        :meth:`fit` because the bulk DAE and predictor are reused, and it needs no bulk file:
+        the folder keeps the bulk training matrix and labels (their checksums are in the card),
+        and the random state at the start of the transfer, so retraining on the training cells
+        themselves reproduces this model exactly (on the device it was trained on).
+
+        Args:
+            cells: ``(cells, genes)`` in this model's genes, log-normalised and min-max scaled
+                per gene *on the new cells* (an AnnData's ``.var`` scaler columns and ``.uns``
+                values go into the new card; :func:`drugshift.apply.retrain_samples` prepares
+                a raw input).
+            dataset, clusters, training_files, log: as for :meth:`fit`.
+
+        Returns:
+            The new :class:`ScDEAL`; this one is unchanged.
+        """
+        base = self._check_fitted()
+        if self._bulk is None or self._transfer_start is None:
+            raise ValueError("this model holds no bulk training data to retrain from (a model folder written before "
+                             "retraining was supported): fit a new model")
+        p, log = self.params, log or _log
+        Xb, yb = self._bulk
+        Xs = check_cells(self._matrix(cells, "X_sc"), Xb.shape[1])
+        if clusters is None and p.reg_weight > 0:
+            clusters = cell_clusters(Xs, p.leiden_resolution, p.seed, neighbors_method=p.leiden_neighbors)
+            log.info("scDEAL: %d Leiden clusters at resolution %g", int(clusters.max()) + 1, p.leiden_resolution)
+        data = TrainingData.build(Xb, yb, Xs, p, self.device, clusters)
+        log.info("scDEAL retrain: the saved bulk model (%d cell lines) transferred to %d cells (train %d, held out "
+                 "%d), %d genes, device %s", len(yb), len(Xs), len(data.cells_train), len(data.cells_val),
+                 Xb.shape[1], self.device)
+        new = ScDEAL(p, device=self.device)
+        new.module = module = ScDEALModule(Xb.shape[1], p).to(self.device)
+        plan = TrainingPlan(module, data, p, log)
+        # The module as it was after step 2: Eb = Eb₀, P = P₀ (joint training changed Eb and P
+        # but neither the bulk decoder nor the kept bulk model).
+        module.bulk_dae.load_state_dict(base.bulk_dae.state_dict())
+        module.bulk_dae.encoder.load_state_dict(base.source_encoder.state_dict())
+        module.predictor.load_state_dict(base.source_predictor.state_dict())
+        module.keep_source_model()
+        module.bulk_encoder.eval()
+        module.predictor.eval()
+        Xr, yr = resample(Xb[data.bulk_train], yb[data.bulk_train], p.sampling, p.seed)
+        data.bulk_resampled = torch.as_tensor(np.ascontiguousarray(Xr), device=self.device)
+        data.y_resampled = torch.as_tensor(yr.astype(np.int64), device=self.device)
+        plan.history = {stage: self.history[stage] for stage in ("bulk_dae", "predictor") if stage in self.history}
+        _restore_random_state(plan, self._transfer_start)
+        new.bulk_metrics = {k: v for k, v in self.bulk_metrics.items() if k.startswith("source_")}
+        new._bulk, new._transfer_start = self._bulk, self._transfer_start
+        new._transfer(plan, data, log)
+        new.genes, new.drug = self.genes, self.drug
+        new._record_training_data(None, Xb, yb, cells, Xs, dataset, training_files)
+        new.training_data["cell_lines"] = self.training_data.get("cell_lines")
+        new.retrained_from = {"cells": self.training_data.get("cells"),
+                              "cells_sha256": (self.training_data.get("sha256") or {}).get("cells"),
+                              "bulk_stage": "steps 1-2 reused; steps 3-4 fitted on the new cells"}
+        return new
 
     def _record_training_data(self, bulk, Xb, yb, cells, Xs, dataset, training_files) -> None:
         self.training_data = {
@@ -270,13 +352,18 @@ class ScDEAL:
             "validation": self.bulk_metrics,
             "training": {stage: {**h.to_dict(), "epochs_run": h.epochs_run} for stage, h in self.history.items()},
             "trained_on": self.trained_on,
+            **({"retrained_from": self.retrained_from} if self.retrained_from else {}),
         }
 
     def save(self, directory: str | Path) -> Path:
         """Write the model folder ``directory`` (replacing an earlier one): ``model.json`` (the
-        :meth:`card`) and ``weights.pt`` (every part's weights, the splits and clusters)."""
+        :meth:`card`) and ``weights.pt`` (every part's weights, the splits and clusters, and what
+        :meth:`retrain` needs: the bulk training data and the random state of the transfer)."""
         m = self._check_fitted()
         tensors = {part: getattr(m, part).state_dict() for part in PARTS}
+        if self._bulk is not None and self._transfer_start is not None:
+            tensors["bulk_training"] = {"X": torch.as_tensor(self._bulk[0]), "y": torch.as_tensor(self._bulk[1])}
+            tensors["transfer_start"] = self._transfer_start
         tensors["training_split"] = {k: torch.as_tensor(np.asarray(v, dtype=np.int64)) for k, v in self.split.items()}
         if self.clusters is not None:
             tensors["training_split"]["clusters"] = torch.as_tensor(np.asarray(self.clusters, dtype=np.int64))
@@ -303,11 +390,37 @@ class ScDEAL:
         model.bulk_metrics, model.trained_on = card.get("validation", {}), card.get("trained_on", {})
         model.history = {stage: History.from_dict({k: v for k, v in h.items() if k != "epochs_run"})
                          for stage, h in card.get("training", {}).items()}
+        model.retrained_from = card.get("retrained_from")
+        if "bulk_training" in files.tensors and "transfer_start" in files.tensors:
+            Xb = files.tensors["bulk_training"]["X"].cpu().numpy()
+            expected = (model.training_data.get("sha256") or {}).get("bulk")
+            if expected and array_sha256(Xb) != expected:
+                raise ValueError(f"{directory}: the bulk training data in weights.pt do not match the card's sha256")
+            model._bulk = (Xb, files.tensors["bulk_training"]["y"].cpu().numpy())
+            model._transfer_start = {k: v.cpu() for k, v in files.tensors["transfer_start"].items()}
         return model
 
     def __repr__(self) -> str:
         state = "untrained" if self.module is None else f"{self.module.n_genes} genes"
         return f"ScDEAL(drug={self.drug!r}, {state}, mode={self.params.mode!r}, seed={self.params.seed})"
+
+
+def _random_state(plan: TrainingPlan) -> dict[str, torch.Tensor]:
+    """The random state the transfer stages start from: torch's global generator (initial
+    weights, dropout; CUDA's too on a GPU) and the plan's minibatch-order and mask generators."""
+    state = {"torch": torch.get_rng_state(), "order": plan.order_generator.get_state(),
+             "mask": plan.mask_generator.get_state()}
+    if plan.device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(plan.device)
+    return state
+
+
+def _restore_random_state(plan: TrainingPlan, state: Mapping[str, torch.Tensor]) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    plan.order_generator.set_state(state["order"].cpu())
+    plan.mask_generator.set_state(state["mask"].cpu())
+    if plan.device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"].cpu(), plan.device)
 
 
 def fit_bulk_model(X_bulk, y_bulk, params: ScDEALParams | Mapping | None = None, log: logging.Logger | None = None,

@@ -20,6 +20,7 @@ from drugshift.models.scdeal.data import TrainingData, resample
 from drugshift.models.scdeal.module import ScDEALModule
 from drugshift.nn.blocks import binomial_mask
 from drugshift.params import ScDEALParams
+from drugshift.resume import Checkpoints
 from drugshift.train import History, fit, seed_everything
 
 __all__ = ["TrainingPlan"]
@@ -32,19 +33,24 @@ class TrainingPlan:
     Creating a plan seeds torch, NumPy and Python with ``params.seed``; the stages must then run
     in that order (each draws its part's initial weights from the global generator).
 
+    With ``checkpoints`` (:class:`~drugshift.resume.Checkpoints`), every stage is checkpointed
+    and a rerun of the same plan resumes where a killed one stopped.
+
     Attributes:
         history: :class:`~drugshift.train.History` per finished stage.
     """
 
     def __init__(self, module: ScDEALModule, data: TrainingData, params: ScDEALParams,
-                 log: logging.Logger | None = None):
-        self.module, self.data, self.params = module, data, params
+                 log: logging.Logger | None = None, checkpoints: Checkpoints | None = None):
+        self.module, self.data, self.params, self.checkpoints = module, data, params, checkpoints
         self.log = log or logging.getLogger("drugshift.models.scdeal")
         self.device = data.bulk.device
         self.history: dict[str, History] = {}
         seed_everything(params.seed)
         self.order_generator = torch.Generator().manual_seed(params.seed)  # minibatch order, cell draws
         self.mask_generator = torch.Generator(device=self.device).manual_seed(params.seed + 1)  # DAE masks
+        if checkpoints is not None:
+            checkpoints.track(order=self.order_generator, masks=self.mask_generator)
 
     # ----------------------------------------------------------------- helpers
 
@@ -59,7 +65,8 @@ class TrainingPlan:
                                                                    patience=p.lr_decay_patience)
         return fit(step, validate, modules, n_train=n_train, epochs=epochs, batch_size=p.batch_size,
                    patience=p.patience, generator=self.order_generator, log=self.log, name=name,
-                   log_every=p.log_every, scheduler=scheduler, device=self.device)
+                   log_every=p.log_every, scheduler=scheduler, device=self.device, optimisers=[optimiser],
+                   checkpoint=self.checkpoints)
 
     def _fit_dae(self, part: str, X: Tensor, train: np.ndarray, val: np.ndarray, name: str, epochs: int) -> History:
         """Steps 1 and 3: reconstruction of the rows ``train`` of ``X`` (indexed per minibatch,
