@@ -41,6 +41,21 @@ include: "workflow/rules/codeae.smk"
 include: "workflow/rules/predict.smk"
 
 
+# Rules that do almost nothing (targets, gathers and summaries, downloads: compute nodes are often
+# offline) run in the Snakemake process itself, never as cluster jobs; every other rule belongs to a
+# resource tier (workflow/rules/common.smk: tier, tier_threads).
+localrules:
+    all,
+    download,
+    download_all,
+    summarise_scdeal,
+    gather_scdeal_ablations,
+    scdeal_evaluation,
+    benchmark_codeae,
+    codeae_benchmark,
+    predict,
+
+
 rule all:
     input:
         all_targets(),

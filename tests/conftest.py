@@ -81,3 +81,14 @@ def demo_run(tmp_path_factory):
     work = copy_workflow(tmp_path_factory.mktemp("wf"))
     snakemake(["--cores", "2"], work)
     return work
+
+
+class Payload:
+    """Creates the file ``marker`` when unpickled: what a malicious model file would do. Tests
+    plant it and check that no loader ever runs it."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from drugshift import resume
+from drugshift import devices, resume
 
 __all__ = ["History", "as_binary_labels", "as_float_matrix", "deterministic", "fit", "iterate_minibatches", "resolve_device",
            "seed_everything"]
@@ -32,9 +32,15 @@ __all__ = ["History", "as_binary_labels", "as_float_matrix", "deterministic", "f
 def resolve_device(pref: str | torch.device = "auto") -> torch.device:
     """Turn a device preference into a ``torch.device``.
 
+    ``"auto"`` and ``"cuda"`` take this process's GPU from :func:`drugshift.devices.acquire_gpu`:
+    ``cuda:0`` of the devices a scheduler gave the job (``CUDA_VISIBLE_DEVICES`` in a SLURM job),
+    otherwise the first device no other running job holds (one lock file per device), so that
+    concurrent jobs of ``snakemake --resources gpu=N`` train on different GPUs. The process keeps
+    that device: later calls return the same one.
+
     Args:
-        pref: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``,
-            or a ``torch.device``.
+        pref: ``"auto"`` (a CUDA device when available, else CPU), ``"cpu"``, ``"cuda"`` or
+            ``"cuda:N"`` (exactly that device, no claim), or a ``torch.device``.
 
     Raises:
         RuntimeError: CUDA was requested but this torch build or machine has none.
@@ -44,7 +50,9 @@ def resolve_device(pref: str | torch.device = "auto") -> torch.device:
         pref = str(pref)
     pref = str(pref).strip().lower()
     if pref == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        return torch.device("cuda", devices.acquire_gpu() or 0)
     if pref == "cpu":
         return torch.device("cpu")
     if pref == "cuda" or pref.startswith("cuda:"):
@@ -54,6 +62,8 @@ def resolve_device(pref: str | torch.device = "auto") -> torch.device:
                 f"(torch {torch.__version__}, cuda build: {torch.version.cuda}); "
                 "use device 'cpu' or 'auto'"
             )
+        if pref == "cuda":
+            return torch.device("cuda", devices.acquire_gpu() or 0)
         return torch.device(pref)
     raise ValueError(f"unknown device {pref!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
 

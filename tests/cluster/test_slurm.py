@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, SNAKEMAKE, copy_workflow
+from drugshift.tiers import scaled_mem_mb, scaled_runtime
 
 HERE = Path(__file__).resolve().parent
 # How users run the workflow on a cluster (README); profiles/default is then loaded by itself as
@@ -167,11 +168,16 @@ def test_tiny_workflow_through_slurm(tmp_path):
     assert all(states[j][1] == "gpu" for j in by_rule["train"]), states
     assert states[by_rule["prepare"][0]] == ("COMPLETED", "cpu"), states
 
-    # the scancel'ed job was retried, with attempt 2 (memory doubled by the rule's attempt lambda)
+    # the scancel'ed job was retried, with attempt 2: memory and time of the tier formula
+    # (drugshift.tiers, as the real rules use it) over the job's input size, doubled
     assert cancelled, "the held training job never started"
     assert states[cancelled[0]][0] == "CANCELLED", states
     assert sum(state == "COMPLETED" for state, _ in states.values()) == 3, states
-    assert any("--mem 400" in c for c in train_calls), "no retry with attempt=2"
+    input_mb = (work / "out" / "prepare.txt").stat().st_size / 2**20
+    tier = {"mem_mb": 200, "runtime": 5, "mem_mb_per_input_mb": 10, "runtime_per_input_gb": 100}
+    for attempt in (1, 2):
+        mem, minutes = scaled_mem_mb(tier, input_mb, attempt), scaled_runtime(tier, input_mb, attempt)
+        assert any(f"-t {minutes} --mem {mem} " in c for c in train_calls), (attempt, mem, minutes, train_calls)
 
     # the jobs ran inside SLURM allocations: each GPU job saw one (placeholder) GPU of its own
     out = work / "out"

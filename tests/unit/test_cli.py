@@ -363,3 +363,13 @@ def test_check_config_names_the_line_of_a_yaml_error_and_the_key_of_a_bad_value(
     bad.write_text(yaml.safe_dump(config))
     assert main(["check-config", str(bad), "--workflow", str(root)]) == 2
     assert "scdeal.params" in capsys.readouterr().err
+
+
+def test_a_retrained_card_keeps_the_bulk_side(scdeal_dir):
+    folder, _, cells = scdeal_dir
+    saved = ScDEAL.load(folder)
+    card = saved.retrain(cells, dataset="NEW", clusters=np.zeros(cells.n_obs)).card()
+    assert card["training_data"]["cell_lines"] == saved.training_data["cell_lines"]
+    assert card["training_data"]["sha256"]["bulk"] == saved.training_data["sha256"]["bulk"]
+    np.testing.assert_array_equal(card["preprocessing"]["bulk_scaler"]["min"], saved.preprocessing["bulk_scaler"]["min"])
+    assert card["retrained_from"]["cells"] == "DEMO" and card["training_data"]["cells"] == "NEW"

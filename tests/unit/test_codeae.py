@@ -333,38 +333,3 @@ def test_a_saved_drug_model_reproduces_its_predictions_in_a_fresh_process(world,
     loaded = DrugResponseModel.load(folder)
     assert loaded.card()["cv"] == card["cv"]
     assert np.array_equal(loaded.predict_folds(xt * 1.0, domain="patients"), model.predict_folds(xt))
-
-
-class _Payload:
-    """Writes a marker file when unpickled: what a malicious weights file would do."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-def _plant_pickle(folder, marker):
-    torch.save({"format": "drugshift-model", "kind": "codeae-drug", "tensors": {}, "x": _Payload(marker)},
-               folder / "weights.pt")
-
-
-def _plant_skops(folder, marker):
-    import skops.io
-
-    from sklearn.preprocessing import FunctionTransformer
-
-    skops.io.dump([FunctionTransformer(func=print)], folder / "estimators.skops")
-
-
-@pytest.mark.parametrize("plant", [_plant_pickle, _plant_skops], ids=["pickle in weights.pt", "untrusted skops type"])
-def test_loading_never_executes_code_planted_in_a_model_folder(world, tmp_path, plant):
-    xc, yc, _, _ = world
-    folder = DrugResponseModel("elasticnet", "drug", resolve_codeae_params(config(), "elasticnet")).fit(
-        xc, yc).save(tmp_path / "model")
-    marker = tmp_path / "executed"
-    plant(folder, marker)
-    with pytest.raises(ValueError, match="not readable as drugshift weights|types drugshift does not load"):
-        DrugResponseModel.load(folder)
-    assert not marker.exists()

@@ -72,9 +72,9 @@ def unlabelled_run(demo_run, tmp_path_factory):
     work = tmp_path_factory.mktemp("unlabelled") / "wf"
     shutil.copytree(demo_run, work, symlinks=True)
     (work / "variant.yaml").write_text(yaml.safe_dump(_unlabelled_config(), sort_keys=False))
-    # The PDTC entry's labels are gone, which changes tidy_cohort's params and would retrain the
-    # whole CODE-AE arm on the same expression: rerun by file times only, and remake the cohorts'
-    # labels (and so the benchmark) by force.
+    # The PDTC entry's labels are gone. Snakemake compares params as text, and a rewritten config
+    # can change the text of params that mean the same: rerun by file times only, and remake the
+    # cohorts' labels (and so the benchmark) by force.
     proc = snakemake(["--cores", "2", "--configfile", "variant.yaml", "--rerun-triggers", "mtime",
                       "--forcerun", "cohort_labels"], work)
     return work, proc.stdout + proc.stderr

@@ -16,6 +16,9 @@ rule select_features:
         standardisation="results/codeae/data/standardisation.parquet",
     params:
         features=CODEAE["features"],
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -39,9 +42,9 @@ rule pretrain_codeae:
         # Training checkpoints (drugshift.resume): a killed job resumes from here when rerun;
         # deleted when training ends.
         checkpoints=lambda wildcards, output: f"{output[0]}.resume",
-    threads: config["threads_per_training_job"]
+    threads: tier_threads("training")
     resources:
-        gpu=config["gpus_per_training_job"],
+        **tier("training"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -67,9 +70,9 @@ rule finetune_codeae:
         # Training checkpoints (drugshift.resume): a killed job resumes from here when rerun;
         # deleted when training ends.
         checkpoints=lambda wildcards, output: f"{output[0]}.resume",
-    threads: config["threads_per_training_job"]
+    threads: tier_threads("training")
     resources:
-        gpu=config["gpus_per_training_job"],
+        **tier("training"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -86,6 +89,9 @@ rule predict_codeae:
         patients="results/codeae/data/patients.parquet",
     output:
         "results/codeae/{method}/{drug}/predictions.parquet",
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -133,6 +139,9 @@ rule bicluster_patients:
         bicluster=CODEAE["bicluster"],
         drug_targets=CODEAE["drug_targets"],
         seed=config["seed"],
+    threads: tier_threads("light")
+    resources:
+        **tier("light"),
     conda:
         "../../envs/environment.yaml"
     log:

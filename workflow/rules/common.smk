@@ -6,6 +6,7 @@ from drugshift.io.sc_formats import values_of as sc_values_of
 from drugshift.methods import needs_pretraining
 from drugshift.params import ConfigError, check_config, resolve_codeae_params
 from drugshift.params.predict import predict_jobs
+from drugshift.tiers import input_size_mb, scaled_mem_mb, scaled_runtime, threads_of
 
 # Every job's parameters, resolved once now: a misspelled or ill-typed key stops `snakemake -n`
 # with its path, before any job runs.
@@ -13,6 +14,36 @@ try:
     check_config(config)
 except ConfigError as e:
     raise WorkflowError(f"invalid configuration: {e}") from None
+
+# Resource tiers (config `resources`, defaults in the schema; config/README.md): every rule that
+# runs as a job names one, `threads: tier_threads(NAME)` and `resources: **tier(NAME)`; rules that
+# do almost nothing are `localrules` (Snakefile).
+TIERS = config["resources"]["tiers"]
+RESOURCE_MAX = config["resources"]["max"]
+
+
+def tier(name):
+    """The resources of a job of tier `name` (light, medium, training): memory and wall time
+    scaled by the size of the job's input files and by the attempt (drugshift.tiers); training
+    jobs also ask for `gpu=<gpus_per_training_job>` (0: none, for CPU-only machines)."""
+    spec = TIERS[name]
+
+    def mem_mb(wildcards, input, attempt):
+        return scaled_mem_mb(spec, input_size_mb(input), attempt, RESOURCE_MAX["mem_mb"])
+
+    def runtime(wildcards, input, attempt):
+        return scaled_runtime(spec, input_size_mb(input), attempt, RESOURCE_MAX["runtime"])
+
+    resources = {"mem_mb": mem_mb, "runtime": runtime}
+    if name == "training":
+        resources["gpu"] = config["gpus_per_training_job"]
+    return resources
+
+
+def tier_threads(name):
+    """The CPUs of a job of tier `name` (training: threads_per_training_job)."""
+    return threads_of(config, name)
+
 
 DEMO_RAW = "results/raw/demo"
 DEMO_FILES = [

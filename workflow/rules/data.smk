@@ -6,6 +6,9 @@ rule simulate_demo:
         DEMO_FILES,
     params:
         spec=config["simulate"],
+    threads: tier_threads("light")
+    resources:
+        **tier("light"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -21,6 +24,9 @@ rule tidy_bulk_response:
         config["bulk"]["response"],
     output:
         "results/bulk/response.parquet",
+    threads: tier_threads("light")
+    resources:
+        **tier("light"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -36,6 +42,9 @@ rule tidy_bulk_expression:
         unpack(bulk_expression_inputs),
     output:
         "results/bulk/expression.parquet",
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -53,6 +62,9 @@ rule tidy_sc:
         "results/sc/{dataset}/raw.h5ad",
     params:
         dataset=lambda wc: SC_DATASETS[wc.dataset],
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -77,6 +89,9 @@ rule tidy_cohort:
     params:
         # Only what the expression depends on: labels reach the cohort_labels rule alone.
         cohort=lambda wc: expression_entry(config["patients"][wc.cohort]),
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -96,6 +111,9 @@ rule cohort_labels:
     params:
         cohort=lambda wc: config["patients"][wc.cohort],
         drugs=CODEAE_DRUG_NAMES,
+    threads: tier_threads("light")
+    resources:
+        **tier("light"),
     conda:
         "../../envs/environment.yaml"
     log:

@@ -42,6 +42,9 @@ rule extract_archive:
         directory("results/raw/{archive}.d"),
     wildcard_constraints:
         archive="|".join(re.escape(k) for k in ARCHIVES) or "NO_ARCHIVE",
+    threads: tier_threads("light")
+    resources:
+        **tier("light"),
     conda:
         "../../envs/environment.yaml"
     log:

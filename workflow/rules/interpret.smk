@@ -16,6 +16,9 @@ rule integrated_gradients:
     params:
         steps=INTERPRET["ig_steps"],
         batch_size=INTERPRET["ig_batch_size"],
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -39,6 +42,9 @@ rule critical_genes:
     params:
         thresholds=INTERPRET["critical_genes"],
         top=INTERPRET["top_genes"],
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -60,6 +66,9 @@ rule deg_scores:
     params:
         deg=INTERPRET["deg"],
         seed=config["seed"],
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -79,6 +88,9 @@ rule pseudotime:
     params:
         root=lambda wc: INTERPRET["pseudotime"][wc.dataset],
         seed=config["seed"],
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -102,6 +114,9 @@ rule enrich_critical_genes:
         min_size=INTERPRET["enrichment"]["min_size"],
         max_size=INTERPRET["enrichment"]["max_size"],
         top=INTERPRET["top_terms"],
+    threads: tier_threads("light")
+    resources:
+        **tier("light"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -123,6 +138,9 @@ rule planted_recovery:
         dataset=LABELLED_PATTERN,  # the simulation's truth, known for the scored datasets
     params:
         k=INTERPRET["precision_at"],
+    threads: tier_threads("light")
+    resources:
+        **tier("light"),
     conda:
         "../../envs/environment.yaml"
     log:

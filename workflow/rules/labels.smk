@@ -11,6 +11,9 @@ rule bulk_labels:
         drug=drug_name,
         method=config["labels"]["method"],
         datasets=config["labels"]["datasets"],
+    threads: tier_threads("light")
+    resources:
+        **tier("light"),
     conda:
         "../../envs/environment.yaml"
     log:

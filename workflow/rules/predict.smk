@@ -14,6 +14,9 @@ rule predict_file:
         name=predict_jobs_writing("tsv"),
     params:
         job=lambda wc: PREDICT_JOBS[wc.name].to_dict(),
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
     conda:
         "../../envs/environment.yaml"
     log:

@@ -12,6 +12,9 @@ rule preprocess_sc:
     params:
         qc=config["preprocess"]["sc"],
         normalised=lambda wc: SC_DATASETS[wc.dataset]["normalised"],
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
     conda:
         "../../envs/environment.yaml"
     log:

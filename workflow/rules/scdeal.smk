@@ -17,9 +17,9 @@ rule train_scdeal:
         # Training checkpoints (drugshift.resume): a killed job resumes from here when rerun;
         # deleted when training ends.
         checkpoints=lambda wildcards, output: f"{output[0]}.resume",
-    threads: config["threads_per_training_job"]
+    threads: tier_threads("training")
     resources:
-        gpu=config["gpus_per_training_job"],
+        **tier("training"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -36,6 +36,9 @@ rule predict_scdeal:
         cells="results/sc/{dataset}/processed.h5ad",
     output:
         "results/scdeal/{dataset}/{drug}/predictions.h5ad",
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -53,6 +56,9 @@ rule evaluate_scdeal:
         "results/scdeal/{dataset}/{drug}/metrics.json",
     wildcard_constraints:
         dataset=LABELLED_PATTERN,  # scored against ground truth: unlabelled datasets have none
+    threads: tier_threads("light")
+    resources:
+        **tier("light"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -71,6 +77,9 @@ rule plot_scdeal_umap:
     params:
         seed=config["seed"],
         labelled=lambda wc: wc.dataset in LABELLED,
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
     conda:
         "../../envs/environment.yaml"
     log:

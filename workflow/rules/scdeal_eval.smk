@@ -8,6 +8,9 @@ rule bulk_expression_source:
         "results/bulk/expression_{source}.parquet",
     wildcard_constraints:
         source="gdsc|ccle",
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -31,9 +34,9 @@ rule tune_scdeal:
         seeds=TUNING["seeds"],
         metric=TUNING["metric"],
         device=config["device"],
-    threads: config["threads_per_training_job"]
+    threads: tier_threads("training")
     resources:
-        gpu=config["gpus_per_training_job"],
+        **tier("training"),
     conda:
         "../../envs/environment.yaml"
     log:
@@ -58,9 +61,9 @@ rule ablate_scdeal:
         fraction=EVAL["subsample_fraction"],
         linear_C=EVAL["linear_C"],
         device=config["device"],
-    threads: config["threads_per_training_job"]
+    threads: tier_threads("training")
     resources:
-        gpu=config["gpus_per_training_job"],
+        **tier("training"),
     conda:
         "../../envs/environment.yaml"
     log:

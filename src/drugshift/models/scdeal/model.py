@@ -228,7 +228,12 @@ class ScDEAL:
         new._transfer(plan, data, log)
         new.genes, new.drug = self.genes, self.drug
         new._record_training_data(None, Xb, yb, cells, Xs, dataset, training_files)
+        # The bulk side is this model's: its cell lines, bulk and label files, bulk scaler.
         new.training_data["cell_lines"] = self.training_data.get("cell_lines")
+        bulk_files = {k: v for k, v in (self.training_data.get("files") or {}).items() if k != "cells"}
+        new.training_data["files"] = {**bulk_files, **new.training_data["files"]}
+        if "bulk_scaler" in self.preprocessing:
+            new.preprocessing["bulk_scaler"] = self.preprocessing["bulk_scaler"]
         new.retrained_from = {"cells": self.training_data.get("cells"),
                               "cells_sha256": (self.training_data.get("sha256") or {}).get("cells"),
                               "bulk_stage": "steps 1-2 reused; steps 3-4 fitted on the new cells"}
