@@ -6,12 +6,14 @@ skipped when the folder is absent). A test elsewhere that needs the shared data 
 ``realdata`` too.
 """
 
+import importlib.util
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -92,3 +94,51 @@ class Payload:
 
     def __reduce__(self):
         return (open, (self.marker, "w"))
+
+
+# --------------------------------------------------------------------------- SLURM (tests/cluster)
+
+
+def slurm_unavailable() -> str | None:
+    """Why SLURM cannot be used here, or None."""
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        return "snakemake-executor-plugin-slurm is not installed"
+    if shutil.which("sinfo") is None:
+        return "SLURM is not installed (no sinfo): run `.ci/slurm.sh up` as root"
+    try:
+        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=15)
+        nodes = subprocess.run(["sinfo", "-h", "-N", "-o", "%t"], capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"the SLURM controller does not answer: {err}"
+    if "is UP" not in ping.stdout:
+        said = " ".join((ping.stdout + ping.stderr).split()).replace("*", "")
+        return f"the SLURM controller does not answer (start it: .ci/slurm.sh start): {said[:120]}"
+    if not any(state.strip() in ("idle", "mix", "alloc", "comp") for state in nodes.stdout.split()):
+        return f"no SLURM node takes jobs (sinfo states: {nodes.stdout.split()})"
+    return None
+
+
+
+
+def slurm_test_profile(dest: Path, gpus_in_cluster: int) -> Path:
+    """profiles/slurm made to fit the test cluster: site settings overridden, nothing else."""
+    src = ROOT / "profiles" / "slurm"
+    prof = dest / "profiles" / "slurm"
+    shutil.copytree(src, prof, dirs_exist_ok=True)
+    settings = yaml.safe_load((src / "config.yaml").read_text())
+    settings.update(
+        {
+            # site settings of the test cluster (.ci/slurm.sh): no accounting database, so no
+            # account and squeue for status (MinJobAge=600 keeps finished jobs visible)
+            "slurm-status-command": "squeue",
+            "slurm-init-seconds-before-status-checks": 2,
+            "latency-wait": 5,
+            "slurm-keep-successful-logs": True,
+        }
+    )
+    (prof / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    parts = yaml.safe_load((src / "partitions.yaml").read_text())
+    assert set(parts["partitions"]) >= {"cpu", "gpu"}, "the test cluster has partitions cpu and gpu"
+    parts["partitions"]["gpu"]["max_gpu"] = gpus_in_cluster
+    (prof / "partitions.yaml").write_text(yaml.safe_dump(parts))
+    return prof

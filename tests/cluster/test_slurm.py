@@ -12,7 +12,6 @@ by ``scancel`` is retried and the run still completes. ``test_real_workflow_dry_
 the profile parses against the real rules and that their training jobs then ask for a GPU.
 """
 
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, SNAKEMAKE, copy_workflow
+from conftest import ROOT, SNAKEMAKE, copy_workflow, slurm_test_profile, slurm_unavailable
 from drugshift.tiers import scaled_mem_mb, scaled_runtime
 
 HERE = Path(__file__).resolve().parent
@@ -36,51 +35,8 @@ CAPPED = (
 )
 
 
-def _slurm_unavailable() -> str | None:
-    """Why SLURM cannot be used here, or None."""
-    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
-        return "snakemake-executor-plugin-slurm is not installed"
-    if shutil.which("sinfo") is None:
-        return "SLURM is not installed (no sinfo): run `.ci/slurm.sh up` as root"
-    try:
-        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=15)
-        nodes = subprocess.run(["sinfo", "-h", "-N", "-o", "%t"], capture_output=True, text=True, timeout=15)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        return f"the SLURM controller does not answer: {err}"
-    if "is UP" not in ping.stdout:
-        said = " ".join((ping.stdout + ping.stderr).split()).replace("*", "")
-        return f"the SLURM controller does not answer (start it: .ci/slurm.sh start): {said[:120]}"
-    if not any(state.strip() in ("idle", "mix", "alloc", "comp") for state in nodes.stdout.split()):
-        return f"no SLURM node takes jobs (sinfo states: {nodes.stdout.split()})"
-    return None
-
-
-_WHY = _slurm_unavailable()
+_WHY = slurm_unavailable()
 pytestmark = pytest.mark.skipif(_WHY is not None, reason=_WHY or "")
-
-
-def _test_profile(dest: Path, gpus_in_cluster: int) -> Path:
-    """profiles/slurm made to fit the test cluster: site settings overridden, nothing else."""
-    src = ROOT / "profiles" / "slurm"
-    prof = dest / "profiles" / "slurm"
-    shutil.copytree(src, prof)
-    settings = yaml.safe_load((src / "config.yaml").read_text())
-    settings.update(
-        {
-            # site settings of the test cluster (.ci/slurm.sh): no accounting database, so no
-            # account and squeue for status (MinJobAge=600 keeps finished jobs visible)
-            "slurm-status-command": "squeue",
-            "slurm-init-seconds-before-status-checks": 2,
-            "latency-wait": 5,
-            "slurm-keep-successful-logs": True,
-        }
-    )
-    (prof / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
-    parts = yaml.safe_load((src / "partitions.yaml").read_text())
-    assert set(parts["partitions"]) >= {"cpu", "gpu"}, "the test cluster has partitions cpu and gpu"
-    parts["partitions"]["gpu"]["max_gpu"] = gpus_in_cluster
-    (prof / "partitions.yaml").write_text(yaml.safe_dump(parts))
-    return prof
 
 
 def _squeue(run_id: str) -> dict[str, tuple[str, str]]:
@@ -101,7 +57,7 @@ def test_tiny_workflow_through_slurm(tmp_path):
     shutil.copy(HERE / "Snakefile", work / "Snakefile")
     # the real workflow profile, which Snakemake loads by itself beside the Snakefile
     shutil.copytree(ROOT / "profiles" / "default", work / "profiles" / "default")
-    _test_profile(work, gpus_in_cluster=2)
+    slurm_test_profile(work, gpus_in_cluster=2)
     (work / "out").mkdir()
     (work / "out" / "hold_1").touch()  # attempt 1 of train seed=1 waits to be scancel'ed
 

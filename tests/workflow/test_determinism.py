@@ -3,9 +3,14 @@ bytes in every file; another seed trains other models.
 
 The demo is cut down (one scDEAL dataset, two CODE-AE drugs, a few epochs, a small null) but
 keeps every kind of rule the demo runs. logs/ and benchmarks/ are left out: they record times.
+
+Where a SLURM scheduler runs (``.ci/slurm.sh up``; tests/cluster), the second run goes through
+it with the project's profile (training jobs asking for a GPU of the test cluster), so the same
+comparison shows that a cluster run writes exactly what a local run writes.
 """
 
 import hashlib
+import re
 import subprocess
 from pathlib import Path
 
@@ -13,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT, SNAKEMAKE
+from conftest import ROOT, SNAKEMAKE, slurm_test_profile, slurm_unavailable
 from conftest import copy_workflow as _copy_workflow
 
 pytestmark = pytest.mark.workflow
@@ -41,10 +46,11 @@ def file_hashes(work: Path) -> dict[str, str]:
             for p in sorted((work / "results").rglob("*")) if p.is_file()}
 
 
-def _start(work: Path, targets=(), seed: int | None = None) -> subprocess.Popen:
+def _start(work: Path, targets=(), seed: int | None = None, slurm: bool = False) -> subprocess.Popen:
     # Targets first: --configfile and --config take every word after them.
     seed_args = [] if seed is None else ["--config", f"seed={seed}"]
-    return subprocess.Popen(SNAKEMAKE + ["--cores", "1", *targets, "--configfile", "reduced.yaml", *seed_args],
+    where = ["--profile", "profiles/slurm", "--jobs", "4"] if slurm else ["--cores", "1"]
+    return subprocess.Popen(SNAKEMAKE + [*where, *targets, "--configfile", "reduced.yaml", *seed_args],
                             cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -53,17 +59,44 @@ def _finish(proc: subprocess.Popen, timeout: int = 1800) -> None:
     assert proc.returncode == 0, out[-5000:]
 
 
+#: Whether run b goes through SLURM (None) or why not.
+NO_SLURM = slurm_unavailable()
+
+
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
-    """The reduced demo run in two copies of the workflow at once (one core each)."""
+    """The reduced demo run in two copies of the workflow at once: a locally on one core, b
+    locally too or, where SLURM runs, through it (training jobs on the test cluster's GPU
+    partition; the tiers made small enough for its one node)."""
     works = []
     for name in ("a", "b"):
         work = _copy_workflow(tmp_path_factory.mktemp(f"determinism_{name}"))
-        (work / "reduced.yaml").write_text(yaml.safe_dump(reduced_config()))
+        config = reduced_config()
+        if name == "b" and NO_SLURM is None:
+            slurm_test_profile(work, gpus_in_cluster=2)
+            config["gpus_per_training_job"] = 1
+            config["resources"] = {"tiers": {"light": {"mem_mb": 500}, "medium": {"mem_mb": 1500},
+                                             "training": {"mem_mb": 3000}}}
+        (work / "reduced.yaml").write_text(yaml.safe_dump(config))
         works.append(work)
-    for proc in [_start(work) for work in works]:
+    procs = [_start(works[0]), _start(works[1], slurm=NO_SLURM is None)]
+    for proc in procs:
         _finish(proc)
     return works
+
+
+@pytest.mark.skipif(NO_SLURM is not None, reason=f"run b did not go through SLURM: {NO_SLURM}")
+def test_the_cluster_run_went_through_the_scheduler(two_runs):
+    """Every job that is not a local rule was submitted by sbatch; training jobs asked for a GPU."""
+    log = "\n".join(p.read_text() for p in sorted((two_runs[1] / ".snakemake/log").glob("*.log")))
+    submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+)", log)
+    jobs = re.findall(r"^rule (\w+):", log, flags=re.M)
+    local = {"all", "summarise_scdeal", "benchmark_codeae", "codeae_benchmark", "scdeal_evaluation",
+             "gather_scdeal_ablations", "predict", "download", "download_all"}
+    remote = [j for j in jobs if j not in local]
+    assert remote and len(submitted) == len(remote), (len(submitted), len(remote))
+    slurm_logs = two_runs[1] / ".snakemake/slurm_logs"
+    assert (slurm_logs / "rule_train_scdeal").is_dir() and (slurm_logs / "rule_finetune_codeae").is_dir()
 
 
 def test_two_runs_of_one_config_write_identical_results(two_runs):
