@@ -57,6 +57,7 @@ import scipy.sparse as sp
 from drugshift.cohorts import VALUES, to_log_scale
 from drugshift.errors import InputError
 from drugshift.io import TABLE_SEPARATORS
+from drugshift.preprocess import minmax_apply, minmax_fit
 from drugshift.evaluate import classification_metrics, predicted_labels
 
 __all__ = ["VALUES", "Prediction", "load_model", "model_kind", "predict_file", "predict_samples", "read_input",
@@ -253,11 +254,6 @@ def _scdeal_log_values(X, gene_names: pd.Index, genes: list[str], values: str) -
     return out
 
 
-def _minmax(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    span = np.where(hi - lo > 0, hi - lo, 1.0)
-    return ((x - lo) / span).astype(np.float32)
-
-
 def _scdeal_matrix(model, data, values: str) -> tuple[pd.Index, np.ndarray]:
     """Sample names and the model's input: its genes in order, on its training cells' scale
     (the card's per-gene min-max scaler unless ``values`` is ``normalised``), missing genes 0."""
@@ -268,7 +264,7 @@ def _scdeal_matrix(model, data, values: str) -> tuple[pd.Index, np.ndarray]:
         if not scaler:
             raise ValueError("the model card records no cells scaler; give inputs on the model's scale "
                              "(--values normalised)")
-        x = _minmax(x, np.asarray(scaler["min"], np.float64), np.asarray(scaler["max"], np.float64))
+        x = minmax_apply(x, np.asarray(scaler["min"], np.float64), np.asarray(scaler["max"], np.float64))
     return names, np.nan_to_num(x, nan=0.0)
 
 
@@ -365,8 +361,6 @@ def retrain_samples(model, data, *, values: str = "normalised", min_overlap: flo
     """
     import anndata as ad
 
-    from drugshift.preprocess import minmax_fit
-
     _check_predictable(model, values, model_dir)
     if not _is_scdeal(model):
         raise ValueError(f"{model_dir or 'the model'}: only scDEAL models are retrained on new cells (CODE-AE "
@@ -379,7 +373,7 @@ def retrain_samples(model, data, *, values: str = "normalised", min_overlap: flo
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = minmax_fit(x)
     lo, hi = np.nan_to_num(lo), np.nan_to_num(hi)
-    x = np.nan_to_num(_minmax(x, lo, hi), nan=0.0)
+    x = np.nan_to_num(minmax_apply(x, lo, hi), nan=0.0)
     cells = ad.AnnData(x, obs=pd.DataFrame(index=names), var=pd.DataFrame({"sc_min": lo, "sc_max": hi}, index=genes))
     cells.uns["values"] = values
     cells.uns["qc"] = {"normalised_input": values in ("log", "normalised"), "cells_filtered": False}

@@ -1,4 +1,4 @@
-"""Resource tiers of the workflow's rules (config ``resources``, issue 17).
+"""Resource tiers of the workflow's rules (config ``resources``).
 
 Every rule that runs as a job belongs to one tier, ``light``, ``medium`` or ``training``
 (``workflow/rules/common.smk``: ``threads: tier_threads(name)``, ``resources: **tier(name)``).

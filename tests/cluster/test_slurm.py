@@ -1,4 +1,4 @@
-"""Snakemake through a real SLURM scheduler, with the project's profile (issue 17).
+"""Snakemake through a real SLURM scheduler, with the project's profile.
 
 Needs a running single-node SLURM (``.ci/slurm.sh up``, as root: slurm-wlm 22.05 + munge from
 Debian) and snakemake-executor-plugin-slurm; skipped with a one-line reason otherwise.

@@ -1,4 +1,4 @@
-"""One suite of bad inputs (issue 19): each case builds a small input in ``tmp_path``, feeds it to
+"""One suite of bad inputs: each case builds a small input in ``tmp_path``, feeds it to
 the first library function that sees it in the workflow (a reader, the tidy/preprocess step, the
 config check, the download or extraction), and states what must come out: the exception type and
 the words of its message (the file or dataset and the culprit: gene, cell, key, member), or, for

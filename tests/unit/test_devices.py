@@ -1,4 +1,4 @@
-"""One GPU per job (drugshift.devices, issue 17), checked without CUDA: torch.cuda is faked."""
+"""One GPU per job (drugshift.devices), checked without CUDA: torch.cuda is faked."""
 
 import logging
 import os

@@ -1,4 +1,4 @@
-"""Resource tiers and local GPU scheduling (issue 17).
+"""Resource tiers and local GPU scheduling.
 
 * every rule that runs as a job names exactly one tier, the others are ``localrules``, and the
   training tier is exactly the rules that train (those given ``device``);
