@@ -58,7 +58,8 @@ from drugshift.cohorts import VALUES, to_log_scale
 from drugshift.errors import InputError
 from drugshift.io import TABLE_SEPARATORS
 from drugshift.preprocess import minmax_apply, minmax_fit
-from drugshift.evaluate import classification_metrics, predicted_labels
+from drugshift.evaluate import classification_metrics
+from drugshift.predict import scdeal_probabilities
 
 __all__ = ["VALUES", "Prediction", "load_model", "model_kind", "predict_file", "predict_samples", "read_input",
            "read_labels", "retrain_samples", "write_predictions"]
@@ -88,13 +89,18 @@ def model_kind(directory: str | Path) -> str:
 
 def load_model(directory: str | Path, device: str = "cpu"):
     """The model object of a folder, chosen by its card's kind: :class:`~drugshift.models.scdeal.ScDEAL`
-    (``scdeal``), :class:`~drugshift.models.codeae.DrugResponseModel` (``codeae-drug``) or
+    (``scdeal``), :class:`~drugshift.models.scdeal.ScDEALEnsemble` (``scdeal-ensemble``),
+    :class:`~drugshift.models.codeae.DrugResponseModel` (``codeae-drug``) or
     :class:`~drugshift.models.codeae.CodeAE` (``codeae-encoder``, which cannot predict)."""
     kind = model_kind(directory)
     if kind == "scdeal":
         from drugshift.models.scdeal import ScDEAL
 
         return ScDEAL.load(directory, device=device)
+    if kind == "scdeal-ensemble":
+        from drugshift.models.scdeal import ScDEALEnsemble
+
+        return ScDEALEnsemble.load(directory, device=device)
     if kind == "codeae-drug":
         from drugshift.models.codeae import DrugResponseModel
 
@@ -107,9 +113,9 @@ def load_model(directory: str | Path, device: str = "cpu"):
 
 
 def _is_scdeal(model) -> bool:
-    from drugshift.models.scdeal import ScDEAL
+    from drugshift.models.scdeal import ScDEAL, ScDEALEnsemble
 
-    return isinstance(model, ScDEAL)
+    return isinstance(model, (ScDEAL, ScDEALEnsemble))
 
 
 # ------------------------------------------------------------------ reading
@@ -333,8 +339,7 @@ def predict_samples(model, data, *, values: str = "normalised", min_overlap: flo
     genes = list(model.genes)
     if _is_scdeal(model):
         names, x = _scdeal_matrix(model, data, values)
-        prob = model.predict(x)
-        out = pd.DataFrame({"sens_prob": prob, "sens_label": predicted_labels(prob)}, index=names)
+        out = scdeal_probabilities(model, x).set_axis(names)
         matrix, fill = pd.DataFrame(x, index=names, columns=genes), SCDEAL_FILL
     else:
         matrix = _codeae_matrix(model, _frame_of(data), values, domain)
@@ -380,8 +385,7 @@ def retrain_samples(model, data, *, values: str = "normalised", min_overlap: flo
     retrained = model.retrain(cells, dataset=str(source) if source else None,
                               training_files={"cells": source} if source and Path(source).is_file() else None,
                               log=log)
-    prob = retrained.predict(x)
-    out = pd.DataFrame({"sens_prob": prob, "sens_label": predicted_labels(prob)}, index=names)
+    out = scdeal_probabilities(retrained, x).set_axis(names)
     out.index.name = "sample"
     fill = "0 after per-gene min-max scaling fitted on the input cells"
     prediction = Prediction(out, n_matched, len(genes), fill, values, pd.DataFrame(x, index=names, columns=genes))
@@ -449,7 +453,8 @@ def predict_file(model_dir: str | Path, input: str | Path, output: str | Path, *
             truth = read_labels(labels, label_column)
         else:
             truth = data.obs[label_column].set_axis(data.obs_names.astype(str))
-        metrics = labelled_metrics(result.predictions, truth, labels or input)
+        metrics = labelled_metrics(result.predictions, truth, labels or input,
+                                   threshold=float(getattr(retrained if retrain else model, "threshold", 0.5)))
         say(f"AUROC {metrics['auroc']:.3f}, F1 {metrics['f1']:.3f} on {metrics['n']} labelled samples")
     return {"model": str(model_dir), "input": str(input), "output": str(out), "drug": model.drug,
             "values": result.values, "retrained": bool(retrain), "n_samples": len(result.predictions),
@@ -485,8 +490,10 @@ def write_predictions(data, predictions: pd.DataFrame, path: str | Path) -> Path
     return path
 
 
-def labelled_metrics(predictions: pd.DataFrame, labels: pd.Series, source: str | Path | None = None) -> dict:
-    """:func:`~drugshift.evaluate.classification_metrics` on the samples that have a label (0/1)."""
+def labelled_metrics(predictions: pd.DataFrame, labels: pd.Series, source: str | Path | None = None,
+                     threshold: float = 0.5) -> dict:
+    """:func:`~drugshift.evaluate.classification_metrics` on the samples that have a label (0/1),
+    labels cut at ``threshold`` (the model's, as ``sens_label``)."""
     y = pd.to_numeric(labels.reindex(predictions.index), errors="coerce")
     keep = y.notna().to_numpy()
     if not keep.any():
@@ -494,7 +501,7 @@ def labelled_metrics(predictions: pd.DataFrame, labels: pd.Series, source: str |
     yk = y[keep].to_numpy()
     if not np.isin(yk, (0, 1)).all():
         raise InputError(source, "labels must be 0 (resistant) or 1 (sensitive)")
-    metrics = classification_metrics(yk.astype(int), predictions["sens_prob"].to_numpy()[keep])
+    metrics = classification_metrics(yk.astype(int), predictions["sens_prob"].to_numpy()[keep], threshold)
     metrics["n_unlabelled"] = int((~keep).sum())
     return metrics
 

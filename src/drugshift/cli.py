@@ -21,9 +21,10 @@ __all__ = ["main"]
 PREDICT_HELP = """\
 Predict each sample's (or cell's) probability of being sensitive to the model's drug.
 
-Writes sens_prob (0-1), sens_label (1 = sensitive, sens_prob >= 0.5) and, for CODE-AE
-ensembles, sens_prob_sd (SD over the cross-validation fold models): into .obs of an
-.h5ad output, or as columns of a .csv/.tsv/.parquet output (one row per sample).
+Writes sens_prob (0-1), sens_label (1 = sensitive, sens_prob >= the model's label cut: 0.5
+unless a scDEAL model's label_threshold chose another) and, for ensembles, sens_prob_sd (SD
+over the CODE-AE fold models or the scDEAL ensemble's members): into .obs of an .h5ad output,
+or as columns of a .csv/.tsv/.parquet output (one row per sample).
 
 Input: a table samples x genes (.csv, .tsv, .txt, .parquet; first column = sample ids;
 --genes-in-rows for genes x samples), an .h5ad (cells x genes) or a 10x mtx folder.

@@ -97,8 +97,13 @@ def metrics_table(paths: dict[tuple[str, str], str]) -> "pd.DataFrame":
         with open(path) as fh:
             metrics = json.load(fh)
         for setting in ("transfer", "no_transfer"):
-            rows.append({"dataset": dataset, "drug": drug, "setting": setting, **metrics[setting]})
+            row = {"dataset": dataset, "drug": drug, "setting": setting, **metrics[setting]}
+            if setting == "transfer":  # the label rule, F1 under every rule, and the verdict
+                row["label_rule"] = metrics.get("label_rule", "paper")
+                row.update({f"f1_{rule}": f1 for rule, f1 in metrics.get("f1_by_rule", {}).items()})
+                row["verdict"] = metrics.get("verdict")
+            rows.append(row)
     columns = ["dataset", "drug", "setting", "f1", "auroc", "ap", "precision", "recall", "ami", "ari",
-               "f1_weighted", "n", "n_sensitive"]
+               "f1_weighted", "n", "n_sensitive", "label_rule", "f1_paper", "f1_bulk_f1", "f1_bulk_rate", "verdict"]
     table = pd.DataFrame(rows)
     return table[[c for c in columns if c in table.columns]]

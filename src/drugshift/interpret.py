@@ -75,7 +75,7 @@ def cell_path(model) -> nn.Module:
 
 def bulk_path(model) -> nn.Module:
     """``Eb → P → softmax`` (after joint training; what ``predict_bulk`` uses), in eval mode."""
-    return nn.Sequential(model.bulk_encoder, model.predictor, nn.Softmax(dim=1)).eval()
+    return model.bulk_model(probabilities=True)
 
 
 def _frozen_copy(network: nn.Module, dtype: torch.dtype) -> nn.Module:

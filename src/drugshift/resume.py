@@ -11,10 +11,11 @@ folder::
 
 A state holds the stage's modules and optimisers, its scheduler, the early-stopping state (best
 value, the best epoch's weights, epochs since), the history so far, the global random states
-(torch CPU and CUDA, NumPy, Python ``random``) and every generator or stateful object the plan
-:meth:`~Checkpoints.track`\\ s (minibatch order, masks, step counters). Files are written to a
-temporary name and renamed, so a kill never leaves half a checkpoint, and read with
-``torch.load(weights_only=True)``.
+(torch CPU, NumPy, Python ``random`` and, on CUDA, the generator of the training device only,
+so that a job resumed on another GPU index restores it there) and every generator or stateful
+object the plan :meth:`~Checkpoints.track`\\ s (minibatch order, masks, step counters, the
+fp16 loss scale). Files are written to a temporary name and renamed, so a kill never leaves
+half a checkpoint, and read with ``torch.load(weights_only=True)``.
 
 Resuming is a replay: the plan runs from its start as usual; a ``fit`` call for a finished stage
 restores that stage's end state instead of training, so the code between stages (drawing the
@@ -60,13 +61,18 @@ def _strip(value):
     return value
 
 
-def fingerprint(job: str, params: Mapping, device: str | torch.device, **inputs: str) -> dict:
+def fingerprint(job: str, params: Mapping, device: str | torch.device, precision: str = "fp32",
+                **inputs: str) -> dict:
     """What a job's checkpoints are valid for: ``job`` (e.g. ``scdeal``), the resolved
     ``params`` (without :data:`NEUTRAL_PARAMS`), the device type (CPU and CUDA round
-    differently), the input checksums ``inputs`` (name → sha256) and the versions of drugshift
-    and of the checkpoint format."""
-    return {"job": job, "params": _strip(params), "device": torch.device(device).type, "inputs": dict(inputs),
-            "drugshift": drugshift.__version__, "checkpoint_version": CHECKPOINT_VERSION}
+    differently), the training precision (only when not ``fp32``, so that fp32 checkpoints
+    keep their fingerprint), the input checksums ``inputs`` (name → sha256) and the versions of
+    drugshift and of the checkpoint format."""
+    out = {"job": job, "params": _strip(params), "device": torch.device(device).type, "inputs": dict(inputs),
+           "drugshift": drugshift.__version__, "checkpoint_version": CHECKPOINT_VERSION}
+    if precision != "fp32":
+        out["precision"] = precision
+    return out
 
 
 def module_sha256(module: nn.Module) -> str:
@@ -81,11 +87,13 @@ def module_sha256(module: nn.Module) -> str:
 
 
 def open_checkpoints(folder: str | Path | None, job: str, params: Mapping, every: int, device: str | torch.device,
-                     log: logging.Logger | None = None, **inputs) -> Checkpoints | None:
+                     log: logging.Logger | None = None, *, precision: str = "fp32",
+                     **inputs) -> Checkpoints | None:
     """The :class:`Checkpoints` of one job in ``folder`` (``None`` when ``folder`` is ``None``).
 
     Args:
-        job, params, device: as for :func:`fingerprint`.
+        job, params, device, precision: as for :func:`fingerprint` (``precision``: the one the
+            training uses, :func:`drugshift.train.resolve_precision`).
         every: epochs between checkpoints (0: none).
         inputs: what the job trains on, by name: arrays (hashed with
             :func:`drugshift.cards.array_sha256`), modules (:func:`module_sha256`) or checksums;
@@ -97,7 +105,7 @@ def open_checkpoints(folder: str | Path | None, job: str, params: Mapping, every
 
     sums = {name: (v if isinstance(v, str) else module_sha256(v) if isinstance(v, nn.Module) else array_sha256(v))
             for name, v in inputs.items() if v is not None}
-    return Checkpoints(folder, fingerprint(job, params, device, **sums), every, log)
+    return Checkpoints(folder, fingerprint(job, params, device, precision, **sums), every, log)
 
 
 def _atomic_save(obj, path: Path) -> None:
@@ -117,23 +125,42 @@ def _atomic_save(obj, path: Path) -> None:
 # --------------------------------------------------------------------------- random states
 
 
-def _random_states() -> dict:
+def _cuda(device: str | torch.device | None) -> torch.device | None:
+    """``device`` when it is a CUDA device (with its index), else ``None``."""
+    if device is None:
+        return None
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    return device if device.index is not None else torch.device("cuda", torch.cuda.current_device())
+
+
+def _random_states(device: str | torch.device | None = None) -> dict:
+    """The global random states; of CUDA only the training ``device``'s generator (one state,
+    not one per visible GPU: a job resumed on another GPU index restores it there)."""
     np_state = np.random.get_state()
     states = {"torch": torch.get_rng_state(), "python": random.getstate(),
               "numpy": (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:])}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["cuda"] = torch.cuda.get_rng_state_all()
+    cuda = _cuda(device)
+    if cuda is not None:
+        states["cuda"] = torch.cuda.get_rng_state(cuda)
     return states
 
 
-def _set_random_states(states: Mapping) -> None:
+def _set_random_states(states: Mapping, device: str | torch.device | None = None) -> None:
     torch.set_rng_state(states["torch"])
     version, internal, gauss = states["python"]
     random.setstate((version, tuple(internal), gauss))
     name, keys, *rest = states["numpy"]
     np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
-    if "cuda" in states:
-        torch.cuda.set_rng_state_all(states["cuda"])
+    cuda, state = _cuda(device), states.get("cuda")
+    if cuda is None or state is None:
+        return
+    if isinstance(state, (list, tuple)):  # an earlier format: one state per visible GPU, by index
+        if cuda.index >= len(state):
+            return
+        state = state[cuda.index]
+    torch.cuda.set_rng_state(state, cuda)
 
 
 def _state_of(obj):
@@ -148,16 +175,18 @@ def _set_state_of(obj, state) -> None:
 
 
 def capture(modules: Sequence[nn.Module], optimisers: Sequence[torch.optim.Optimizer], scheduler,
-            tracked: Mapping[str, object]) -> dict:
-    """The training state of one stage (see the module docstring), ready for ``torch.save``."""
+            tracked: Mapping[str, object], device: str | torch.device | None = None) -> dict:
+    """The training state of one stage (see the module docstring), ready for ``torch.save``;
+    ``device``: the training device (a CUDA device's random state is kept)."""
     return {"modules": [m.state_dict() for m in modules], "optimisers": [o.state_dict() for o in optimisers],
             "scheduler": None if scheduler is None else scheduler.state_dict(),
-            "random": _random_states(), "tracked": {k: _state_of(v) for k, v in tracked.items()}}
+            "random": _random_states(device), "tracked": {k: _state_of(v) for k, v in tracked.items()}}
 
 
 def restore(state: Mapping, modules: Sequence[nn.Module], optimisers: Sequence[torch.optim.Optimizer], scheduler,
-            tracked: Mapping[str, object]) -> None:
-    """Put a :func:`capture`\\ d state back into the same (freshly built) objects."""
+            tracked: Mapping[str, object], device: str | torch.device | None = None) -> None:
+    """Put a :func:`capture`\\ d state back into the same (freshly built) objects; the CUDA
+    random state goes to ``device``, the training device now (whatever its index then)."""
     for m, sd in zip(modules, state["modules"], strict=True):
         m.load_state_dict(sd)
     for o, sd in zip(optimisers, state["optimisers"], strict=True):
@@ -166,7 +195,7 @@ def restore(state: Mapping, modules: Sequence[nn.Module], optimisers: Sequence[t
         scheduler.load_state_dict(state["scheduler"])
     for name, obj in tracked.items():
         _set_state_of(obj, state["tracked"][name])
-    _set_random_states(state["random"])
+    _set_random_states(state["random"], device)
 
 
 # --------------------------------------------------------------------------- the folder

@@ -6,6 +6,12 @@ validation pass as ``validate() -> float``; :func:`fit` does everything else. Da
 device as tensors and minibatches are index tensors into them (no ``DataLoader``). A step may
 return its logged values as tensors: :func:`fit` sums them on the device and reads them back
 once per epoch, so logging costs no host synchronisation per step.
+
+On CUDA nothing in the per-step path waits for the GPU: the minibatch order comes from a CPU
+generator (the same stream on every device) and its index tensor is copied to the GPU
+asynchronously, once per epoch; the host reads values back once per epoch (the logged means
+and the validation value). Mixed precision (:class:`MixedPrecision`) is CUDA-only: on CPU
+every run is fp32, bit for bit as without it.
 """
 
 from __future__ import annotations
@@ -25,8 +31,12 @@ from torch import Tensor, nn
 
 from drugshift import devices, resume
 
-__all__ = ["History", "as_binary_labels", "as_float_matrix", "deterministic", "fit", "iterate_minibatches", "resolve_device",
-           "seed_everything"]
+__all__ = ["PRECISIONS", "History", "MixedPrecision", "as_binary_labels", "as_float_matrix", "check_precision",
+           "deterministic", "fit", "iterate_minibatches", "resolve_device", "resolve_precision", "seed_everything"]
+
+#: Training precisions: ``fp32`` (default), and CUDA autocast to ``bf16`` or ``fp16`` (with loss scaling).
+PRECISIONS = ("fp32", "bf16", "fp16")
+_AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(pref: str | torch.device = "auto") -> torch.device:
@@ -98,6 +108,105 @@ def deterministic():
         torch.use_deterministic_algorithms(before, warn_only=before_warn)
 
 
+def check_precision(precision: str) -> str:
+    """``precision`` checked: one of :data:`PRECISIONS` (case-insensitive), returned lower-case.
+
+    Raises:
+        ValueError: another value; the message names the allowed ones.
+    """
+    value = str(precision).strip().lower()
+    if value not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(map(repr, PRECISIONS))}")
+    return value
+
+
+def resolve_precision(precision: str, device: torch.device | str, log: logging.Logger | None = None) -> str:
+    """The precision a training run on ``device`` uses: ``precision`` (checked) on CUDA, ``fp32``
+    elsewhere. Asking for ``bf16`` or ``fp16`` on another device logs one line saying that it is
+    ignored, so CPU results never depend on the setting.
+
+    Raises:
+        ValueError: an unknown precision (:func:`check_precision`).
+    """
+    value = check_precision(precision)
+    device = torch.device(device)
+    if value != "fp32" and device.type != "cuda":
+        (log or logging.getLogger("drugshift.train")).info(
+            "precision %s ignored on %s (mixed precision is CUDA-only): training in fp32", value, device)
+        return "fp32"
+    return value
+
+
+class MixedPrecision:
+    """The arithmetic of one training run: fp32, or CUDA autocast to bf16 or fp16.
+
+    :func:`fit` runs each step inside :meth:`autocast` and calls :meth:`update` after it; a
+    step calls :meth:`backward` and :meth:`step` instead of ``loss.backward()`` and
+    ``optimiser.step()`` (with fp32 they are exactly those calls). fp16 scales the loss with
+    ``torch.amp.GradScaler("cuda")``, which reads back one flag per optimiser step (whether a
+    gradient overflowed) unless the optimiser is fused; bf16 needs no scaling and adds no
+    synchronisation. Loss terms that reduce over the batch (MMD, the cluster regulariser, the
+    orthogonality, CORAL and gradient-penalty terms of :mod:`drugshift.nn.losses`) are computed
+    in fp32 inside autocast; validation and inference always run in fp32.
+
+    Args:
+        precision: one of :data:`PRECISIONS`; on a device other than CUDA it is ignored (fp32),
+            silently: :func:`resolve_precision` logs it once per model.
+        device: the training device.
+    """
+
+    def __init__(self, precision: str = "fp32", device: torch.device | str = "cpu"):
+        value = check_precision(precision)
+        self.device = torch.device(device)
+        self.precision = value if self.device.type == "cuda" else "fp32"
+        self.dtype: torch.dtype | None = _AUTOCAST_DTYPES[self.precision]
+        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
+        self._stepped: set[int] = set()  # optimisers stepped since the last scale update
+
+    def __repr__(self) -> str:
+        return f"MixedPrecision({self.precision!r}, device={str(self.device)!r})"
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The context of a training step: CUDA autocast to :attr:`dtype`, or nothing (fp32)."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda", dtype=self.dtype)
+
+    def backward(self, loss: Tensor) -> None:
+        """``loss.backward()``, of the scaled loss with fp16, outside autocast."""
+        if self.dtype is None:
+            loss.backward()
+            return
+        with torch.autocast(device_type="cuda", enabled=False):
+            (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+
+    def step(self, optimiser: torch.optim.Optimizer) -> None:
+        """``optimiser.step()``; with fp16 the gradients are unscaled first and a step whose
+        gradients overflowed is skipped."""
+        if self.scaler is None:
+            optimiser.step()
+            return
+        if id(optimiser) in self._stepped:  # a second update of it in one step (adae's discriminator)
+            self.update()
+        self.scaler.step(optimiser)
+        self._stepped.add(id(optimiser))
+
+    def update(self) -> None:
+        """After each training step: adjust the fp16 loss scale (nothing otherwise, nor when no
+        optimiser stepped since the last update)."""
+        if self.scaler is not None and self._stepped:
+            self.scaler.update()
+            self._stepped.clear()
+
+    def state_dict(self) -> dict:
+        """The loss scaler's state (for checkpoints; empty unless fp16)."""
+        return {} if self.scaler is None else self.scaler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state)
+
+
 def iterate_minibatches(
     n: int,
     batch_size: int,
@@ -116,7 +225,8 @@ def iterate_minibatches(
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    order = order.to(device)
+    # One asynchronous host-to-device copy per epoch (no stream synchronisation); a no-op on CPU.
+    order = order.to(device, non_blocking=True)
     starts = list(range(0, n, batch_size))
     if len(starts) > 1 and n - starts[-1] == 1:
         starts.pop()
@@ -187,6 +297,7 @@ def fit(
     restore_best: bool = True,
     optimisers: Sequence[torch.optim.Optimizer] = (),
     checkpoint: resume.Checkpoints | None = None,
+    precision: MixedPrecision | None = None,
 ) -> History:
     """Run minibatch training with validation-based early stopping.
 
@@ -223,21 +334,27 @@ def fit(
             one continues after its latest checkpointed epoch, with the result of an
             uninterrupted run. Every ``checkpoint.every`` epochs, and at the end, the state is
             saved.
+        precision: the run's :class:`MixedPrecision` (default fp32): each step runs inside its
+            :meth:`~MixedPrecision.autocast` (CUDA bf16 / fp16) and is followed by its
+            :meth:`~MixedPrecision.update`; ``validate`` runs in fp32. The step must call the
+            object's ``backward`` and ``step``.
 
     Returns:
         :class:`History`; the modules hold the best epoch's weights and are in eval mode.
     """
     with deterministic():
         return _fit(step, validate, modules, n_train, epochs, batch_size, patience, generator, log, name,
-                    log_every, scheduler, device, restore_best, list(optimisers), checkpoint)
+                    log_every, scheduler, device, restore_best, list(optimisers), checkpoint, precision)
 
 
 def _fit(step, validate, modules, n_train, epochs, batch_size, patience, generator, log, name, log_every,
-         scheduler, device, restore_best, optimisers, checkpoint) -> History:
+         scheduler, device, restore_best, optimisers, checkpoint, precision) -> History:
     log = log or logging.getLogger("drugshift.train")
     if device is None:
         params = [p for m in modules for p in m.parameters()]
         device = params[0].device if params else torch.device("cpu")
+    device = torch.device(device)
+    autocast = contextlib.nullcontext if precision is None else precision.autocast
     hist = History(name=name)
     best_state: list[dict] | None = None
     since_best, first_epoch = 0, 1
@@ -246,7 +363,7 @@ def _fit(step, validate, modules, n_train, epochs, batch_size, patience, generat
     tracked = {k: v for k, v in tracked.items() if v is not None}
     saved = None if stage is None else stage.saved()
     if saved is not None:
-        resume.restore(saved, modules, optimisers, scheduler, tracked)
+        resume.restore(saved, modules, optimisers, scheduler, tracked, device)
         hist = History.from_dict(saved["history"])
         if saved["finished"]:
             log.info("[%s] restored from %s (finished: %d epochs)", name, checkpoint.folder, hist.epochs_run)
@@ -263,7 +380,10 @@ def _fit(step, validate, modules, n_train, epochs, batch_size, patience, generat
         counts: dict[str, int] = {}
         first = True
         for idx in iterate_minibatches(n_train, batch_size, generator, device):
-            out = step(idx)
+            with autocast():
+                out = step(idx)
+            if precision is not None:
+                precision.update()
             if first and "loss" not in out:
                 raise KeyError(f"[{name}] step() must return a dict with a 'loss' entry, got {sorted(out)}")
             first = False
@@ -275,6 +395,7 @@ def _fit(step, validate, modules, n_train, epochs, batch_size, patience, generat
         for m in modules:
             m.eval()
         with torch.no_grad():
+            # Once per epoch: the host needs the value for early stopping and the scheduler.
             val = float(validate())
         means = {k: float(v) / counts[k] for k, v in sums.items()}
         hist.train.append(means.get("loss", math.nan))
@@ -305,7 +426,7 @@ def _fit(step, validate, modules, n_train, epochs, batch_size, patience, generat
             hist.stopped_early = True
             break
         if stage is not None and stage.due(epoch) and epoch < epochs:
-            stage.save({**resume.capture(modules, optimisers, scheduler, tracked), "history": hist.to_dict(),
+            stage.save({**resume.capture(modules, optimisers, scheduler, tracked, device), "history": hist.to_dict(),
                         "best_state": best_state, "since_best": since_best}, epoch)
     if best_state is not None:
         for m, sd in zip(modules, best_state):
@@ -315,7 +436,7 @@ def _fit(step, validate, modules, n_train, epochs, batch_size, patience, generat
     for m in modules:
         m.eval()
     if stage is not None:
-        stage.finish({**resume.capture(modules, optimisers, scheduler, tracked), "history": hist.to_dict()})
+        stage.finish({**resume.capture(modules, optimisers, scheduler, tracked, device), "history": hist.to_dict()})
     return hist
 
 

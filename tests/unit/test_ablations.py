@@ -78,7 +78,8 @@ def test_settings_differ_from_the_full_method_by_one_switch():
 
 def resolved(setting, replicate, seed=5, **overrides):
     """The parameters the workflow gives an evaluation run: tiny widths in ``scdeal.params``."""
-    params = {k: v for k, v in tiny(**overrides).to_dict().items() if k not in ("seed", "mode")}
+    reserved = ("seed", "mode", "bulk_fold", "bulk_folds", "split_seed")  # set by the resolver and the ensemble
+    params = {k: v for k, v in tiny(**overrides).to_dict().items() if k not in reserved}
     config = {"seed": seed, "sc": {"datasets": {"D": {}}}, "scdeal": {"mode": "corrected", "params": params}}
     return resolve_scdeal_params(config, "D", setting, replicate)
 

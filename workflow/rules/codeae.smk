@@ -39,6 +39,7 @@ rule pretrain_codeae:
     params:
         method_params=codeae_method_params,
         device=config["device"],
+        precision=config["precision"],
         # Training checkpoints (drugshift.resume): a killed job resumes from here when rerun;
         # deleted when training ends.
         checkpoints=lambda wildcards, output: f"{output[0]}.resume",
@@ -67,6 +68,7 @@ rule finetune_codeae:
         method_params=codeae_method_params,
         drug=drug_name,
         device=config["device"],
+        precision=config["precision"],
         # Training checkpoints (drugshift.resume): a killed job resumes from here when rerun;
         # deleted when training ends.
         checkpoints=lambda wildcards, output: f"{output[0]}.resume",

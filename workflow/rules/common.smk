@@ -280,6 +280,7 @@ def all_targets():
         drug = slug(SC_DATASETS[ds]["drug"])
         targets.append(f"results/scdeal/{ds}/{drug}/predictions.h5ad")
         targets.append(f"results/figures/scdeal/{ds}_{drug}_umap.png")
+        targets.append(f"results/figures/scdeal/{ds}_{drug}_diagnostics.png")
     targets += [f"results/scdeal/{ds}/{slug(SC_DATASETS[ds]['drug'])}/metrics.json" for ds in LABELLED]
     if LABELLED:
         targets.append("results/scdeal/summary.tsv")

@@ -14,6 +14,7 @@ rule train_scdeal:
     params:
         hyper=scdeal_params,
         device=config["device"],
+        precision=config["precision"],
         # Training checkpoints (drugshift.resume): a killed job resumes from here when rerun;
         # deleted when training ends.
         checkpoints=lambda wildcards, output: f"{output[0]}.resume",
@@ -88,6 +89,29 @@ rule plot_scdeal_umap:
         "benchmarks/rules/plot_scdeal_umap/{dataset}/{drug}.tsv"
     script:
         "../scripts/plot_scdeal_umap.py"
+
+
+rule plot_scdeal_diagnostics:
+    input:
+        model="results/scdeal/{dataset}/{drug}/model",
+        predictions="results/scdeal/{dataset}/{drug}/predictions.h5ad",
+    output:
+        report(
+            "results/figures/scdeal/{dataset}_{drug}_diagnostics.png",
+            caption="../report/scdeal_diagnostics.rst",
+            category="scDEAL",
+        ),
+    threads: tier_threads("light")
+    resources:
+        **tier("light"),
+    conda:
+        "../../envs/environment.yaml"
+    log:
+        "logs/plot_scdeal_diagnostics/{dataset}/{drug}.log",
+    benchmark:
+        "benchmarks/rules/plot_scdeal_diagnostics/{dataset}/{drug}.tsv"
+    script:
+        "../scripts/plot_scdeal_diagnostics.py"
 
 
 rule summarise_scdeal:

@@ -19,7 +19,7 @@ genes = list(cell_lines.columns)
 X, y = labelled_bulk(cell_lines, pd.read_parquet(inputs.labels))
 encoder = CodeAE.load(inputs.encoder, device) if "encoder" in inputs.keys() else None
 model = DrugResponseModel(snakemake.wildcards.method, snakemake.params.drug, snakemake.params.method_params,
-                          genes=genes, encoder=encoder,
+                          genes=genes, encoder=encoder, precision=snakemake.params.precision,
                           standardisation=standardisation(pd.read_parquet(inputs.standardisation), genes))
 log.info("%s / %s: %d labelled cell lines (%d sensitive)", model.method, model.drug, len(y), int(y.sum()))
 files = {k: v for k, v in inputs.items() if k != "encoder"}

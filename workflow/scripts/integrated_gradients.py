@@ -15,11 +15,11 @@ from drugshift.interpret import (
     completeness_error,
     integrated_gradients,
 )
-from drugshift.models.scdeal import ScDEAL
+from drugshift.models.scdeal import load_scdeal
 
 log = runlog.start(snakemake.log[0])
 torch.set_num_threads(1)
-model = ScDEAL.load(snakemake.input.model)
+model = load_scdeal(snakemake.input.model)
 cells = ad.read_h5ad(snakemake.input.predictions)
 bulk = pd.read_parquet(snakemake.input.bulk)
 steps, batch = snakemake.params.steps, snakemake.params.batch_size

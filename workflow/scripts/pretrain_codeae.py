@@ -15,7 +15,8 @@ cell_lines = pd.read_parquet(snakemake.input.cell_lines)
 patients = pd.read_parquet(snakemake.input.patients)
 target = patients.drop(columns="cohort")
 encoder = CodeAE.pretrain(method, cell_lines, target, snakemake.params.method_params, device=snakemake.params.device,
-                          log=log, files=dict(snakemake.input.items()), checkpoints=snakemake.params.checkpoints)
+                          precision=snakemake.params.precision, log=log, files=dict(snakemake.input.items()),
+                          checkpoints=snakemake.params.checkpoints)
 encoder.save(snakemake.output.encoder)
 card = {"method": method, "seed": encoder.params.pretrain.seed, "genes": encoder.genes,
         "n_cell_lines": len(cell_lines), "n_patients": patients["cohort"].value_counts().to_dict(),

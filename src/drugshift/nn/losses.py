@@ -1,8 +1,15 @@
-"""Loss functions for domain alignment and embedding regularisation."""
+"""Loss functions for domain alignment and embedding regularisation.
+
+Under CUDA autocast (bf16 / fp16 training, :class:`drugshift.train.MixedPrecision`) every loss
+here is computed in fp32, autocast off: they reduce over the batch (distances by a matmul
+expansion, means of similarities), where half precision loses too much. Outside autocast they
+run as written. On CUDA none of them reads a value back to the host.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +22,23 @@ DEFAULT_BANDWIDTH_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 REFERENCE_BANDWIDTHS = (1000.0,)
 
 
+def _fp32(fn: Callable) -> Callable:
+    """``fn`` in fp32 under CUDA autocast: floating tensor arguments cast to float32 and autocast
+    off inside; unchanged otherwise (so CPU results do not depend on it)."""
+
+    def cast(v):
+        return v.float() if isinstance(v, Tensor) and v.is_floating_point() else v
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not torch.is_autocast_enabled("cuda"):
+            return fn(*args, **kwargs)
+        with torch.autocast(device_type="cuda", enabled=False):
+            return fn(*map(cast, args), **{k: cast(v) for k, v in kwargs.items()})
+
+    return wrapper
+
+
 def _sq_dists(a: Tensor, b: Tensor) -> Tensor:
     # Expanded form is O(n·m·d) in matmul instead of materialising (n, m, d) differences;
     # clamp removes the small negatives the expansion produces through cancellation.
@@ -22,23 +46,42 @@ def _sq_dists(a: Tensor, b: Tensor) -> Tensor:
     return d2.clamp_min(0.0)
 
 
+def _median_distance(x: Tensor, y: Tensor) -> Tensor | None:
+    """The median Euclidean distance between distinct points of ``x ∪ y`` as a 0-d tensor on
+    their device (no host synchronisation), 1 where it is 0 or NaN; ``None`` for fewer than two
+    points. Without gradient."""
+    with torch.no_grad():
+        z = torch.cat([x, y]).detach()
+        n = z.shape[0]
+        if n < 2:
+            return None
+        d2 = _sq_dists(z, z)
+        # The off-diagonal entries without a boolean mask (whose size the host would have to read):
+        # after the first entry, every row of n + 1 entries ends with the next diagonal one.
+        off = d2.flatten()[1:].view(n - 1, n + 1)[:, :-1]
+        med = off.median().sqrt()
+        return torch.where(med > 0, med, torch.ones_like(med))
+
+
+@_fp32
 def median_bandwidth(x: Tensor, y: Tensor) -> float:
     """Median heuristic: the median Euclidean distance between distinct points of ``x ∪ y``.
 
     Computed without gradient (the bandwidth is a hyperparameter of the kernel, not something to
-    optimise). Returns 1.0 when all points coincide.
+    optimise). Returns 1.0 when all points coincide. A float: it reads the value back to the
+    host (:func:`gaussian_mmd` keeps it on the device instead).
     """
-    with torch.no_grad():
-        z = torch.cat([x, y]).detach()
-        d2 = _sq_dists(z, z)
-        n = z.shape[0]
-        off = d2[~torch.eye(n, dtype=torch.bool, device=z.device)]
-        if off.numel() == 0:
-            return 1.0
-        med = float(off.median().sqrt())
-    return med if med > 0 else 1.0
+    med = _median_distance(x, y)
+    return 1.0 if med is None else float(med)
 
 
+def _gammas(sigmas: Tensor) -> Tensor:
+    """``1 / (2σ²)`` of float64 ``sigmas``, in the order of operations of the Python expression
+    ``1.0 / (2.0 * s * s)`` (so that the float32 kernel widths are those of float arithmetic)."""
+    return torch.reciprocal(sigmas.mul(2.0).mul(sigmas))
+
+
+@_fp32
 def gaussian_mmd(x: Tensor, y: Tensor, bandwidths: Sequence[float] | None = None) -> Tensor:
     """Squared maximum mean discrepancy between two samples (paper, step 4, ``loss_MMD``).
 
@@ -62,13 +105,16 @@ def gaussian_mmd(x: Tensor, y: Tensor, bandwidths: Sequence[float] | None = None
     if x.shape[0] == 0 or y.shape[0] == 0:
         raise ValueError("gaussian_mmd needs at least one sample on each side")
     if bandwidths is None:
-        base = median_bandwidth(x, y)
-        sigmas = [base * s for s in DEFAULT_BANDWIDTH_SCALES]
+        # On the device: σ = median distance × scale, in float64 like Python floats, no readback.
+        base = _median_distance(x, y)
+        base = torch.ones((), dtype=torch.float64, device=x.device) if base is None else base.double()
+        gammas = _gammas(torch.stack([base * s for s in DEFAULT_BANDWIDTH_SCALES])).to(x.dtype)
     else:
         sigmas = [float(s) for s in bandwidths]
         if not sigmas or any(s <= 0 for s in sigmas):
             raise ValueError(f"bandwidths must be positive, got {list(bandwidths)}")
-    gammas = torch.tensor([1.0 / (2.0 * s * s) for s in sigmas], dtype=x.dtype, device=x.device)
+        # Built on the host, copied without waiting for the device (a no-op on CPU).
+        gammas = torch.tensor([1.0 / (2.0 * s * s) for s in sigmas], dtype=x.dtype).to(x.device, non_blocking=True)
 
     def kernel_mean(a: Tensor, b: Tensor) -> Tensor:
         d2 = _sq_dists(a, b)
@@ -78,6 +124,7 @@ def gaussian_mmd(x: Tensor, y: Tensor, bandwidths: Sequence[float] | None = None
     return mmd2.clamp_min(0.0)
 
 
+@_fp32
 def cluster_similarity_loss(z: Tensor, clusters: Tensor, detach: bool = False) -> Tensor:
     """Cell-cluster regulariser of the DaNN loss (paper, step 4, ``β·regulizer``).
 
@@ -104,6 +151,8 @@ def cluster_similarity_loss(z: Tensor, clusters: Tensor, detach: bool = False) -
         z = z.detach()
     if z.shape[0] < 2:
         return z.sum() * 0.0
+    if z.device.type != "cpu":
+        return _cluster_similarity_on_device(z, clusters)
     _, codes = torch.unique(clusters, return_inverse=True)
     onehot = F.one_hot(codes).to(z.dtype)  # (n, C)
     zn = F.normalize(z, dim=1)
@@ -120,6 +169,29 @@ def cluster_similarity_loss(z: Tensor, clusters: Tensor, detach: bool = False) -
     return (1.0 - mean_sim).mean()
 
 
+def _cluster_similarity_on_device(z: Tensor, clusters: Tensor) -> Tensor:
+    """:func:`cluster_similarity_loss` without host synchronisation (no ``unique``, no boolean
+    mask, no test of a value), for accelerators; equal to the CPU form up to rounding.
+
+    Per cell ``i`` of cluster ``c``: ``row_i = Σ_{j∈c, j≠i} cos(z_i, z_j)`` and ``n_c``; then
+    ``Σ_{i∈c} row_i / (n_c(n_c − 1))`` is cluster ``c``'s mean similarity and
+    ``Σ_{i∈c} 1 / n_c = 1`` counts it, so both sums over cells run over the clusters with at
+    least two cells without listing them.
+    """
+    same = (clusters.unsqueeze(1) == clusters.unsqueeze(0)).to(z.dtype)  # (n, n)
+    zn = F.normalize(z, dim=1)
+    sim = zn @ zn.T
+    counts = same.sum(1)  # n_c of each cell's cluster
+    row = (sim * same).sum(1) - sim.diagonal()
+    valid = counts >= 2
+    zero = torch.zeros_like(counts)
+    mean_sims = torch.where(valid, row / (counts * (counts - 1)).clamp_min(1.0), zero).sum()
+    n_valid = torch.where(valid, 1.0 / counts, zero).sum().round()
+    # No cluster with two cells: 0, still attached to z (as the CPU form's z.sum() * 0).
+    return (n_valid - mean_sims) / n_valid.clamp_min(1.0)
+
+
+@_fp32
 def coral_loss(x: Tensor, y: Tensor) -> Tensor:
     """Deep CORAL loss (Sun & Saenko, 2016): distance between the two samples' feature covariances.
 
@@ -145,6 +217,7 @@ def coral_loss(x: Tensor, y: Tensor) -> Tensor:
     return ((cov(x) - cov(y)) ** 2).sum() / (4.0 * d * d)
 
 
+@_fp32
 def orthogonality_loss(shared: Tensor, private: Tensor) -> Tensor:
     """Soft orthogonality ``L_diff`` of domain separation networks (CODE-AE, eq. for ``L_diff``):
     the squared Frobenius norm ``‖S^T P‖²_F`` of the product of the shared and private
@@ -170,6 +243,7 @@ def orthogonality_loss(shared: Tensor, private: Tensor) -> Tensor:
     return (s.T @ p).pow(2).mean()
 
 
+@_fp32
 def gradient_penalty(critic: torch.nn.Module, real: Tensor, fake: Tensor,
                      generator: torch.Generator | None = None) -> Tensor:
     """WGAN-GP gradient penalty (Gulrajani et al., 2017): ``E[(‖∇_x̂ F(x̂)‖₂ − 1)²]`` at random

@@ -21,7 +21,9 @@ __all__ = ["TABLES", "attribute_docs", "parameter_table", "update_readme"]
 
 #: marker name → (config path, class, keys the config may not set there and why).
 TABLES: dict[str, tuple[str, type[Params], dict[str, str]]] = {
-    "scdeal": ("scdeal.params", ScDEALParams, {"seed": "top-level `seed`", "mode": "`scdeal.mode`"}),
+    "scdeal": ("scdeal.params", ScDEALParams, {"seed": "top-level `seed`", "mode": "`scdeal.mode`",
+                                               **dict.fromkeys(("bulk_fold", "bulk_folds", "split_seed"),
+                                                             "ensemble for each member")}),
     "codeae": ("codeae.params", CodeAEParams, {"seed": "top-level `seed`", "variant": "the method's name"}),
     "finetune": ("codeae.finetune", FinetuneParams, {"seed": "top-level `seed`"}),
     "baselines": ("codeae.baselines", BaselineParams, {"seed": "top-level `seed`"}),

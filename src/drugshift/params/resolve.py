@@ -36,7 +36,8 @@ from drugshift.params.scdeal import ScDEALParams
 __all__ = ["CodeAEMethodParams", "check_config", "resolve_codeae_params", "resolve_scdeal_params"]
 
 #: Keys the config sets in one place only: key → where it is set.
-_SCDEAL_RESERVED = {"seed": "the top-level `seed`", "mode": "`scdeal.mode`"}
+_SCDEAL_RESERVED = {"seed": "the top-level `seed`", "mode": "`scdeal.mode`",
+                    **dict.fromkeys(("bulk_fold", "bulk_folds", "split_seed"), "the ensemble for each member")}
 _CODEAE_RESERVED = {"seed": "the top-level `seed`", "variant": "the method's name (codeae_adv → adv, …)"}
 
 

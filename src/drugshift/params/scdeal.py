@@ -7,11 +7,12 @@ from typing import ClassVar
 
 from drugshift.params.base import Params, rule
 
-__all__ = ["MODES", "SAMPLING_METHODS", "SC_INIT", "ScDEALParams"]
+__all__ = ["LABEL_THRESHOLDS", "MODES", "SAMPLING_METHODS", "SC_INIT", "ScDEALParams"]
 
 SAMPLING_METHODS = ("none", "upsampling", "downsampling", "smote")
 MODES = ("corrected", "reference")
 SC_INIT = ("auto", "bulk", "random")
+LABEL_THRESHOLDS = ("paper", "bulk_f1", "bulk_rate")
 
 
 @dataclass
@@ -66,6 +67,24 @@ class ScDEALParams(Params):
             the joint validation loss (cells carry no labels; nothing else uses them).
         mode: ``corrected`` (the paper) or ``reference`` (the reference code's behaviour).
         seed: seed of every random choice (splits, sampling, initialisation, masks, order).
+        ensemble: number of models trained and averaged (a deep ensemble,
+            :class:`drugshift.models.scdeal.ScDEALEnsemble`). Members differ in seed and in
+            the bulk split: member ``i`` validates on fold ``i`` and is tested on fold ``i + 1``
+            of a stratified ``max(ensemble, 5)``-fold split of the cell lines, so every cell
+            line validates once when ``ensemble ≥ 5``. Predictions are the members' mean
+            probability and their spread (``sens_prob_sd``); 1 trains a single model on the
+            64/16/20 split.
+        bulk_fold, bulk_folds, split_seed: a member's bulk split (set by the ensemble for each
+            member; ``bulk_fold`` ``None`` means the 64/16/20 split with ``seed``):
+            :func:`drugshift.splits.fold_train_val_test` with these values.
+        label_threshold: how the binary label ``sens_label`` is cut from ``sens_prob``:
+            ``paper`` (0.5, the paper's rule), ``bulk_f1`` (the threshold that maximises F1 on
+            the bulk validation cell lines, pooled over members) or ``bulk_rate`` (the cells'
+            quantile that labels the bulk training lines' share of sensitive lines
+            sensitive). Neither alternative reads a cell label; all three are reported.
+        uncertain_sd: ensemble spread (sd of the members' probabilities) above which a cell
+            counts as uncertain in the transfer diagnostics (0.15: the members disagree by more
+            than ±0.15 on a probability, a third of the way to the 0.5 boundary).
         log_every: epochs between progress lines.
         checkpoint_every: epochs between training checkpoints of a workflow job (0: none), from
             which a killed job resumes with the weights of an uninterrupted run
@@ -105,13 +124,22 @@ class ScDEALParams(Params):
     sc_val_fraction: float = rule(0.2, gt=0, lt=1)
     mode: str = rule("corrected", choices=MODES)
     seed: int = 42
+    ensemble: int = rule(1, ge=1)
+    bulk_fold: int | None = rule(None, ge=0)
+    bulk_folds: int = rule(5, ge=3)
+    split_seed: int | None = None
+    label_threshold: str = rule("paper", choices=LABEL_THRESHOLDS)
+    uncertain_sd: float = rule(0.15, gt=0, le=0.5)
     log_every: int = rule(10, ge=0)
     checkpoint_every: int = rule(50, ge=0)
 
     def cross_checks(self) -> list[str]:
+        problems = []
         if self.sc_init == "bulk" and self.sc_hidden != self.bulk_hidden:
-            return [f"sc_init='bulk' needs sc_hidden == bulk_hidden (got {self.sc_hidden} and {self.bulk_hidden})"]
-        return []
+            problems.append(f"sc_init='bulk' needs sc_hidden == bulk_hidden (got {self.sc_hidden} and {self.bulk_hidden})")
+        if self.bulk_fold is not None and self.bulk_fold >= self.bulk_folds:
+            problems.append(f"bulk_fold must be below bulk_folds ({self.bulk_folds}), got {self.bulk_fold}")
+        return problems
 
     def resolved_sc_init(self) -> str:
         """``bulk`` or ``random``: what ``sc_init`` means for these parameters."""

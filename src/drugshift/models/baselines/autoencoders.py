@@ -27,6 +27,11 @@ the lowest held-out objective is kept (early stopping with ``patience``), throug
 
 The returned encoder is a :class:`drugshift.nn.blocks.NormalisedEncoder` with
 ``normalise=False``: ``(n, genes) → (n, latent_dim)``.
+
+On CUDA no step waits for the GPU: the target minibatch is drawn by the CPU order generator
+and its indices are copied without waiting (``non_blocking``; a no-op on CPU); validation reads
+its values once per epoch. ``precision`` (``fp32``, ``bf16``, ``fp16``) is the arithmetic of
+the training steps on CUDA (:class:`~drugshift.train.MixedPrecision`); fp32 elsewhere.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from drugshift.nn.losses import coral_loss
 from drugshift.params import BaselineParams
 from drugshift.resume import Checkpoints
 from drugshift.splits import holdout
-from drugshift.train import History, as_float_matrix, fit, resolve_device, seed_everything
+from drugshift.train import History, MixedPrecision, as_float_matrix, fit, resolve_device, seed_everything
 
 __all__ = ["AutoencoderPlan", "BaselineAutoencoder", "build_encoder", "embed", "pretrain_encoder"]
 
@@ -108,7 +113,7 @@ class AutoencoderPlan:
 
     def __init__(self, method: str, source, target, params: BaselineParams,
                  device: str | torch.device = "cpu", log: logging.Logger | None = None,
-                 checkpoints: Checkpoints | None = None):
+                 checkpoints: Checkpoints | None = None, precision: str = "fp32"):
         if method not in PRETRAINED_BASELINES:
             raise ValueError(f"unknown pretrained baseline {method!r}; expected one of {PRETRAINED_BASELINES}")
         p = self.params = params
@@ -120,6 +125,7 @@ class AutoencoderPlan:
         if min(len(Xs), len(Xt)) < 4:
             raise ValueError(f"need at least 4 rows per domain, got {len(Xs)} source and {len(Xt)} target")
         self.device = dev = resolve_device(device)
+        self.amp = MixedPrecision(precision, dev)
         self.n_source, self.n_target, self.n_genes = len(Xs), len(Xt), Xs.shape[1]
         # The order of these draws fixes the run: keep it when editing.
         seed_everything(p.seed)
@@ -131,6 +137,8 @@ class AutoencoderPlan:
         self.checkpoints = checkpoints
         if checkpoints is not None:
             checkpoints.track(order=self.generator, noise=self.noise)
+            if self.amp.scaler is not None:
+                checkpoints.track(loss_scale=self.amp)
         self.S, self.T = torch.as_tensor(Xs[s_tr], device=dev), torch.as_tensor(Xt[t_tr], device=dev)
         self.S_val, self.T_val = torch.as_tensor(Xs[s_va], device=dev), torch.as_tensor(Xt[t_va], device=dev)
         # A fixed mask for the held-out rows, so that DAE epochs are compared on the same noise.
@@ -144,7 +152,8 @@ class AutoencoderPlan:
 
     def target_batch(self, k: int) -> Tensor:
         k = min(k, len(self.T))
-        return self.T[torch.randperm(len(self.T), generator=self.generator)[:k].to(self.device)]
+        pick = torch.randperm(len(self.T), generator=self.generator)[:k]
+        return self.T[pick.to(self.device, non_blocking=True)]
 
     # ------------------------------------------------------------------ objectives
 
@@ -188,8 +197,8 @@ class AutoencoderPlan:
     def autoencoder_step(self, idx: Tensor) -> dict[str, Tensor]:
         self.opt.zero_grad(set_to_none=True)
         loss, parts = self.objective(self.S[idx], self.target_batch(len(idx)))
-        loss.backward()
-        self.opt.step()
+        self.amp.backward(loss)
+        self.amp.step(self.opt)
         return {"loss": loss.detach(), **parts}
 
     def validate_autoencoder(self) -> float:
@@ -206,8 +215,8 @@ class AutoencoderPlan:
             zs, zt = self.ae.encoder(self.S[idx]), self.ae.encoder(self.target_batch(len(idx)))
         self.opt_disc.zero_grad(set_to_none=True)
         loss = self.domain_bce(zs, zt)
-        loss.backward()
-        self.opt_disc.step()
+        self.amp.backward(loss)
+        self.amp.step(self.opt_disc)
         return {"loss": loss.detach()}
 
     def validate_discriminator(self) -> float:
@@ -223,8 +232,8 @@ class AutoencoderPlan:
         rec = (F.mse_loss(ae.decoder(zs), xs) + F.mse_loss(ae.decoder(zt), xt)) / 2
         adv = self.domain_bce(zs, zt)
         loss = rec - p.adv_weight * adv
-        loss.backward()
-        self.opt.step()
+        self.amp.backward(loss)
+        self.amp.step(self.opt)
         self.disc.train()
         return {"loss": loss.detach(), "reconstruction": rec.detach(), "domain_bce": adv.detach(),
                 "discriminator": d_loss}
@@ -244,7 +253,8 @@ class AutoencoderPlan:
         ``discriminator_warmup``, ``adversarial``) and ``val_reconstruction``."""
         p, n_s = self.params, len(self.S)
         common = dict(n_train=n_s, batch_size=p.batch_size, patience=p.patience, generator=self.generator,
-                      log=self.log, log_every=p.log_every, device=self.device, checkpoint=self.checkpoints)
+                      log=self.log, log_every=p.log_every, device=self.device, checkpoint=self.checkpoints,
+                      precision=self.amp)
         phases: dict[str, History] = {}
         if self.method != "adae":
             phases["pretrain"] = fit(self.autoencoder_step, self.validate_autoencoder, [self.ae],
@@ -272,14 +282,14 @@ class AutoencoderPlan:
 
 
 def pretrain_encoder(method: str, source, target, params: BaselineParams, *, device: str | torch.device = "cpu",
-                     log: logging.Logger | None = None,
-                     checkpoints: Checkpoints | None = None) -> tuple[NormalisedEncoder, dict]:
+                     log: logging.Logger | None = None, checkpoints: Checkpoints | None = None,
+                     precision: str = "fp32") -> tuple[NormalisedEncoder, dict]:
     """Pretrain a baseline encoder on unlabelled source and target expression
-    (:class:`AutoencoderPlan`; ``checkpoints``: :class:`~drugshift.resume.Checkpoints`);
-    returns ``(encoder, history)``.
+    (:class:`AutoencoderPlan`; ``checkpoints``: :class:`~drugshift.resume.Checkpoints`;
+    ``precision``: ``fp32``, ``bf16`` or ``fp16``, CUDA only); returns ``(encoder, history)``.
 
     Raises:
         ValueError: unknown method, shapes that do not match, non-finite values, or fewer than
             4 rows in a domain.
     """
-    return AutoencoderPlan(method, source, target, params, device, log, checkpoints).run()
+    return AutoencoderPlan(method, source, target, params, device, log, checkpoints, precision).run()

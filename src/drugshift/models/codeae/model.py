@@ -48,7 +48,7 @@ from drugshift.nn.inference import apply_in_chunks
 from drugshift.params import BaselineParams, CodeAEMethodParams, CodeAEParams, FinetuneParams
 from drugshift.resume import open_checkpoints
 from drugshift.splits import cv_folds
-from drugshift.train import as_binary_labels, as_float_matrix, resolve_device
+from drugshift.train import as_binary_labels, as_float_matrix, check_precision, resolve_device, resolve_precision
 
 __all__ = ["CodeAE", "DrugResponseModel", "Standardisation", "method_params_from_dict"]
 
@@ -108,10 +108,12 @@ class CodeAE:
         genes: input genes, in order.
         history: per-phase training history.
         training_data: checksums (and, from the workflow, files) of the pretraining data.
+        trained_on: ``device`` and ``precision`` of the pretraining (:meth:`pretrain`).
     """
 
     def __init__(self, method: str, params: CodeAEMethodParams | Mapping, network: nn.Module, genes: Sequence[str],
-                 history: Mapping | None = None, training_data: Mapping | None = None):
+                 history: Mapping | None = None, training_data: Mapping | None = None, *,
+                 trained_on: Mapping | None = None):
         self.method = method
         self.params = method_params_from_dict(params)
         if self.params.kind not in ("codeae", "pretrained"):
@@ -120,27 +122,37 @@ class CodeAE:
         self.genes = [str(g) for g in genes]
         self.history = dict(history or {})
         self.training_data = dict(training_data or {})
+        self.trained_on = dict(trained_on or {})
 
     @classmethod
     def pretrain(cls, method: str, source, target, params: CodeAEMethodParams | Mapping, *,
-                 device: str | torch.device = "auto", log: logging.Logger | None = None,
+                 device: str | torch.device = "auto", precision: str = "fp32", log: logging.Logger | None = None,
                  files: Mapping[str, str | Path] | None = None, checkpoints: str | Path | None = None) -> CodeAE:
         """Pretrain ``method`` on unlabelled ``source`` (cell lines × genes) and ``target``
         (patients × genes) expression with the same genes (DataFrames are matched by name).
 
-        ``files`` (name → path) adds the input files' checksums to the card. ``checkpoints``: a
-        folder for training checkpoints (:mod:`drugshift.resume`; deleted when training ends).
+        ``precision``: ``fp32`` (default), or on CUDA ``bf16`` / ``fp16`` autocast for the
+        training steps (:class:`drugshift.train.MixedPrecision`; ignored with one log line on
+        another device; embeddings are computed in fp32). ``files`` (name → path) adds the
+        input files' checksums to the card. ``checkpoints``: a folder for training checkpoints
+        (:mod:`drugshift.resume`; deleted when training ends).
+
+        Raises:
+            ValueError: parameters of another method, or an unknown ``precision`` (the message
+                names the allowed ones).
         """
         params = method_params_from_dict(params)
         if params.method != method:
             raise ValueError(f"parameters of {params.method!r} given for method {method!r}")
+        dev = resolve_device(device)
+        precision = resolve_precision(precision, dev, log or _log)
         genes = _genes_of(source)
         Xs, Xt = _matrix(source, genes, "source"), _matrix(target, genes, "target")
         every = getattr(params.pretrain, "checkpoint_every", 0)  # (no pretraining: an error below)
         resume = open_checkpoints(checkpoints, f"{ENCODER_KIND} {method}", {"pretrain": params.to_dict()["pretrain"]},
-                                  every, resolve_device(device), log, source=Xs, target=Xt)
+                                  every, dev, log, precision=precision, source=Xs, target=Xt)
         if params.kind == "codeae":
-            plan = PretrainingPlan(Xs, Xt, params.pretrain, device, log, resume)
+            plan = PretrainingPlan(Xs, Xt, params.pretrain, device, log, resume, precision)
             phases = plan.run()
             network = plan.module
             history = {"phases": {k: h.to_dict() for k, h in phases.items()},
@@ -149,7 +161,7 @@ class CodeAE:
             from drugshift.models.baselines import pretrain_encoder
 
             network, history = pretrain_encoder(method, Xs, Xt, params.pretrain, device=device, log=log,
-                                                checkpoints=resume)
+                                                checkpoints=resume, precision=precision)
         else:
             raise ValueError(f"method {method!r} ({params.kind}) has no pretraining stage")
         data = {"source_sha256": array_sha256(Xs), "target_sha256": array_sha256(Xt),
@@ -158,7 +170,8 @@ class CodeAE:
             data["files"] = provenance(files)
         if resume is not None:
             resume.discard()
-        return cls(method, params, network, genes, history, data)
+        return cls(method, params, network, genes, history, data,
+                   trained_on={"device": str(dev), "precision": precision})
 
     @property
     def device(self) -> torch.device:
@@ -201,7 +214,7 @@ class CodeAE:
         """The model card (``model.json``)."""
         card = {"method": self.method, "method_kind": self.params.kind, "genes": self.genes,
                 "n_genes": len(self.genes), "params": self.params.to_dict(), "history": self.history,
-                "training_data": self.training_data, "environment": environment()}
+                "training_data": self.training_data, "trained_on": self.trained_on, "environment": environment()}
         if self.params.kind == "pretrained":
             card["encoder"] = encoder_spec(self.network)
         return card
@@ -223,7 +236,7 @@ class CodeAE:
             network = encoder_from_spec(card["encoder"])
         network.load_state_dict(files.tensors["network"])
         return cls(card["method"], params, network.to(dev), card["genes"], card.get("history"),
-                   card.get("training_data"))
+                   card.get("training_data"), trained_on=card.get("trained_on"))
 
 
 class DrugResponseModel:
@@ -244,12 +257,17 @@ class DrugResponseModel:
         standardisation: per-domain ``(mean, sd)`` of each gene, as used to standardise the
             training data; ``predict(X, domain=…)`` applies them to data on that domain's scale.
         encoder: the pretrained :class:`CodeAE` (``codeae`` and ``pretrained`` methods).
+        precision: ``fp32`` (default), or on CUDA ``bf16`` / ``fp16`` autocast for the training
+            steps of the network methods (:class:`drugshift.train.MixedPrecision`); ignored with
+            one log line when :meth:`fit` runs on another device; predictions are fp32. An
+            unknown value is a ``ValueError`` naming the allowed ones.
     """
 
     def __init__(self, method: str, drug: str, params: CodeAEMethodParams | Mapping, *,
                  genes: Sequence[str] | None = None, standardisation: Standardisation | None = None,
-                 encoder: CodeAE | None = None):
+                 encoder: CodeAE | None = None, precision: str = "fp32"):
         self.method, self.drug = method, drug
+        self.precision = check_precision(precision)
         self.params = method_params_from_dict(params)
         if self.params.method != method:
             raise ValueError(f"parameters of {self.params.method!r} given for method {method!r}")
@@ -272,6 +290,7 @@ class DrugResponseModel:
         self.cv: list[dict] = []
         self.training_data: dict = {}
         self.architecture: dict = {}
+        self.trained_on: dict = {}
 
     @property
     def kind(self) -> str:
@@ -293,19 +312,24 @@ class DrugResponseModel:
         X = _matrix(X, self.genes, "X")
         y = as_binary_labels(y, len(X), "y")
         p, name = self.params.finetune, f"{self.method} {self.drug}"
-        resume = None
+        resume, trained_on = None, {"device": "cpu", "precision": "fp32"}  # scikit-learn: the CPU
         if self.kind != "shallow":
+            dev = resolve_device(device)
+            precision = resolve_precision(self.precision, dev, log)
+            trained_on = {"device": str(dev), "precision": precision}
             resume = open_checkpoints(checkpoints, f"{DRUG_KIND} {self.method} {self.drug}", self.params.to_dict(),
-                                      p.checkpoint_every, resolve_device(device), log, X=X, y=y,
+                                      p.checkpoint_every, dev, log, precision=precision, X=X, y=y,
                                       encoder=None if self.encoder is None else self.encoder.encoder)
         if self.kind in ("codeae", "pretrained"):
-            folds = finetune_cv(self.encoder.encoder, X, y, p, device=device, log=log, name=name, checkpoints=resume)
+            folds = finetune_cv(self.encoder.encoder, X, y, p, device=device, log=log, name=name, checkpoints=resume,
+                                precision=precision)
         elif self.kind == "mlp":
             arch = self.params.architecture
             folds = finetune_cv(lambda k: random_encoder(X.shape[1], arch, p.seed + k), X, y, p, device=device,
-                                log=log, name=name, checkpoints=resume)
+                                log=log, name=name, checkpoints=resume, precision=precision)
         else:
             folds = self._fit_shallow(X, y, log)
+        self.trained_on = trained_on
         if resume is not None:
             resume.discard()
         self.folds = [f.model for f in folds]
@@ -396,7 +420,7 @@ class DrugResponseModel:
                 "n_genes": len(self.genes or []), "n_folds": len(self.folds), "params": self.params.to_dict(),
                 "standardisation": sorted(self.standardisation), "architecture": self.architecture,
                 "cv": self.cv, "training_data": self.training_data, "pretrained_encoder": self.encoder_info,
-                "environment": environment()}
+                "trained_on": self.trained_on, "environment": environment()}
         return card
 
     def save(self, directory: str | Path) -> Path:
@@ -428,6 +452,8 @@ class DrugResponseModel:
         model.standardisation = standardisation
         model.cv, model.training_data = card["cv"], card["training_data"]
         model.architecture = card["architecture"]
+        model.trained_on = card.get("trained_on", {})
+        model.precision = model.trained_on.get("precision", "fp32")
         if files.estimators:
             model.folds = list(files.estimators)
         else:

@@ -12,7 +12,12 @@
 * :func:`finetune_cv`: stratified k-fold cross-validation of :class:`FinetunePlan`.
 
 Each step is a method returning detached tensors, so :func:`drugshift.train.fit` reads logged
-values back once per epoch.
+values back once per epoch. On CUDA no step waits for the GPU: the target minibatch is drawn by
+the CPU order generator (the same rows on every device) and its indices are copied without
+waiting (``non_blocking``; a no-op on CPU). Validation reads one value per epoch (fine-tuning:
+the validation logits, for the AUROC). ``precision`` (``fp32``, ``bf16``, ``fp16``) is the
+arithmetic of the training steps on CUDA (:class:`~drugshift.train.MixedPrecision`); fp32
+elsewhere.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from drugshift.nn.inference import apply_in_chunks
 from drugshift.params import ALIGNMENT, CodeAEParams, FinetuneParams
 from drugshift.resume import Checkpoints
 from drugshift.splits import cv_folds, holdout
-from drugshift.train import History, as_float_matrix, fit, resolve_device, seed_everything
+from drugshift.train import History, MixedPrecision, as_float_matrix, fit, resolve_device, seed_everything
 
 __all__ = ["FinetunePlan", "FoldResult", "PretrainingPlan", "finetune", "finetune_cv", "predict_proba"]
 
@@ -50,17 +55,20 @@ class PretrainingPlan:
         device: ``auto``, ``cpu`` or ``cuda``.
         log: logger for progress lines.
         checkpoints: the job's :class:`~drugshift.resume.Checkpoints` (resume after a kill).
+        precision: ``fp32``, ``bf16`` or ``fp16`` (CUDA only; see the module docstring).
 
     After :meth:`run`, ``module`` (eval mode) holds the last weights and ``split`` the held-out
     rows of each domain (``source_val``, ``target_val``).
     """
 
     def __init__(self, source, target, params: CodeAEParams, device: str | torch.device = "auto",
-                 log: logging.Logger | None = None, checkpoints: Checkpoints | None = None):
+                 log: logging.Logger | None = None, checkpoints: Checkpoints | None = None,
+                 precision: str = "fp32"):
         p = self.params = params
         self.checkpoints = checkpoints
         self.log = log or _log
         self.device = dev = resolve_device(device)
+        self.amp = MixedPrecision(precision, dev)
         Xc = as_float_matrix(source, "source")
         Xt = as_float_matrix(target, "target", Xc.shape[1])
         if Xc.shape[0] < 10 or Xt.shape[0] < 10:
@@ -90,6 +98,8 @@ class PretrainingPlan:
         self.critic_steps = 0
         if checkpoints is not None:
             checkpoints.track(order=self.generator, gradient_penalty=self.gp_generator, plan=self)
+            if self.amp.scaler is not None:
+                checkpoints.track(loss_scale=self.amp)
         self.log.info("CODE-AE (%s): %d source rows (train %d), %d target rows (train %d), %d genes, device %s",
                       p.variant, Xc.shape[0], len(c_tr), Xt.shape[0], len(t_tr), Xc.shape[1], dev)
 
@@ -103,7 +113,8 @@ class PretrainingPlan:
     def batches(self, idx: Tensor) -> tuple[Tensor, Tensor]:
         """The source rows ``idx`` of the training split and a random target minibatch of the
         same size (without replacement; every target training row when there are fewer)."""
-        pick = torch.randperm(len(self.t_train), generator=self.generator)[: self.t_batch].to(self.device)
+        pick = torch.randperm(len(self.t_train), generator=self.generator)[: self.t_batch]
+        pick = pick.to(self.device, non_blocking=True)
         return self.Xc[self.c_train[idx]], self.Xt[self.t_train[pick]]
 
     def base_step(self, idx: Tensor) -> dict[str, Tensor]:
@@ -128,8 +139,8 @@ class PretrainingPlan:
             dann = m.dann_loss(zc, zt)
             loss = loss + p.align_weight * dann
             out["domain_bce"] = dann.detach()
-        loss.backward()
-        self.opt_ae.step()
+        self.amp.backward(loss)
+        self.amp.step(self.opt_ae)
         out["loss"] = loss.detach()
         return out
 
@@ -147,8 +158,8 @@ class PretrainingPlan:
             st, pt, _ = m.parts(xt, "target")
             zc, zt = m.aligned(sc, pc), m.aligned(st, pt)
         critic_loss, gp = m.critic_loss(zc, zt, p.gp_weight, self.gp_generator)
-        critic_loss.backward()
-        self.opt_critic.step()
+        self.amp.backward(critic_loss)
+        self.amp.step(self.opt_critic)
         out = {"critic": critic_loss.detach(), "gp": gp.detach()}
         self.critic_steps += 1
         if self.critic_steps % p.n_critic == 0:
@@ -156,8 +167,8 @@ class PretrainingPlan:
             recon, diff, _, zt = m.base_terms(xc, xt)
             gen = m.generator_loss(zt)
             loss = recon + p.diff_weight * diff + p.align_weight * gen
-            loss.backward()
-            self.opt_ae.step()
+            self.amp.backward(loss)
+            self.amp.step(self.opt_ae)
             out.update(recon=recon.detach(), diff=diff.detach(), gen=gen.detach())
         out["loss"] = critic_loss.detach()
         return out
@@ -173,7 +184,7 @@ class PretrainingPlan:
         common = dict(n_train=len(self.c_train), batch_size=p.batch_size, patience=None, generator=self.generator,
                       log=self.log, log_every=p.log_every, device=self.device, restore_best=False,
                       optimisers=[o for o in (self.opt_ae, self.opt_critic) if o is not None],
-                      checkpoint=self.checkpoints)
+                      checkpoint=self.checkpoints, precision=self.amp)
         modules = [self.module]
         history: dict[str, History] = {}
         if self.align == "wgan":
@@ -225,11 +236,12 @@ class FinetunePlan:
 
     def __init__(self, encoder: nn.Module, X_train, y_train, X_val, y_val, params: FinetuneParams,
                  device: str | torch.device = "auto", log: logging.Logger | None = None, name: str = "fine-tune",
-                 checkpoints: Checkpoints | None = None):
+                 checkpoints: Checkpoints | None = None, precision: str = "fp32"):
         p = self.params = params
         self.checkpoints = checkpoints
         self.log, self.name = log or _log, name
         self.device = dev = resolve_device(device)
+        self.amp = MixedPrecision(precision, dev)  # a fresh loss scale per fold
         self.X_train = torch.as_tensor(as_float_matrix(X_train, "X_train"), device=dev)
         self.X_val = torch.as_tensor(as_float_matrix(X_val, "X_val", self.X_train.shape[1]), device=dev)
         y_train = np.asarray(y_train).ravel()
@@ -243,16 +255,19 @@ class FinetunePlan:
         n = len(self.layers)
         self.schedule = {"gradual": list(range(n + 1)), "all": [n], "head": [0]}[p.unfreeze]
         self.optimiser: torch.optim.Optimizer | None = None
+        if checkpoints is not None and self.amp.scaler is not None:
+            checkpoints.track(loss_scale=self.amp)
 
     def step(self, idx: Tensor) -> dict[str, Tensor]:
         self.optimiser.zero_grad(set_to_none=True)
         loss = self.model.bce(self.X_train[idx], self.y_train[idx])
-        loss.backward()
-        self.optimiser.step()
+        self.amp.backward(loss)
+        self.amp.step(self.optimiser)
         return {"loss": loss.detach()}
 
     def validate(self) -> float:
-        """Minus the validation AUROC (lower is better; NaN with one class)."""
+        """Minus the validation AUROC (lower is better; NaN with one class); once per epoch, the
+        logits go to the host for scikit-learn's AUROC."""
         auc = _auroc(self.y_val, self.model(self.X_val).cpu().numpy())
         return -auc if math.isfinite(auc) else math.nan
 
@@ -280,7 +295,7 @@ class FinetunePlan:
                        batch_size=p.batch_size, patience=p.patience, generator=self.generator, log=self.log,
                        name=f"{self.name} stage {i} ({n_open}/{len(self.layers)} encoder layers)",
                        log_every=p.log_every, device=self.device, optimisers=[self.optimiser],
-                       checkpoint=self.checkpoints)
+                       checkpoint=self.checkpoints, precision=self.amp)
             improved = math.isfinite(hist.best_val) and not (hist.best_val >= best_val)
             if improved or best_state is None:
                 best_val = hist.best_val if math.isfinite(hist.best_val) else best_val
@@ -299,9 +314,11 @@ class FinetunePlan:
 
 def finetune(encoder: nn.Module, X_train, y_train, X_val, y_val, params: FinetuneParams, *,
              device: str | torch.device = "auto", log: logging.Logger | None = None,
-             name: str = "fine-tune", checkpoints: Checkpoints | None = None) -> tuple[DrugClassifier, dict]:
+             name: str = "fine-tune", checkpoints: Checkpoints | None = None,
+             precision: str = "fp32") -> tuple[DrugClassifier, dict]:
     """:class:`FinetunePlan` ``(…).run()``; the caller's ``encoder`` is left untouched."""
-    return FinetunePlan(encoder, X_train, y_train, X_val, y_val, params, device, log, name, checkpoints).run()
+    return FinetunePlan(encoder, X_train, y_train, X_val, y_val, params, device, log, name, checkpoints,
+                        precision).run()
 
 
 @dataclass(eq=False)
@@ -317,7 +334,8 @@ class FoldResult:
 
 def finetune_cv(encoder: nn.Module | Callable[[int], nn.Module], X, y, params: FinetuneParams, *,
                 device: str | torch.device = "auto", log: logging.Logger | None = None,
-                name: str = "fine-tune", checkpoints: Checkpoints | None = None) -> list[FoldResult]:
+                name: str = "fine-tune", checkpoints: Checkpoints | None = None,
+                precision: str = "fp32") -> list[FoldResult]:
     """Per-drug fine-tuning with stratified ``n_folds``-fold CV on labelled cell lines.
 
     Fold ``k`` trains on the other folds with seed ``params.seed + k`` and stops early on its own
@@ -331,6 +349,7 @@ def finetune_cv(encoder: nn.Module | Callable[[int], nn.Module], X, y, params: F
         X: ``(cell_lines, genes)`` expression; ``y``: ``(cell_lines,)`` 0/1 labels (1 = sensitive).
         checkpoints: the job's :class:`~drugshift.resume.Checkpoints`; every stage of every
             fold is one of its stages.
+        precision: ``fp32``, ``bf16`` or ``fp16`` (CUDA only; see the module docstring).
     """
     log = log or _log
     X = as_float_matrix(X, "X")
@@ -339,7 +358,8 @@ def finetune_cv(encoder: nn.Module | Callable[[int], nn.Module], X, y, params: F
     for k, (tr, va) in enumerate(cv_folds(y, params.n_folds, params.seed)):
         enc = encoder if isinstance(encoder, nn.Module) else encoder(k)
         model, info = finetune(enc, X[tr], y[tr], X[va], y[va], params.replace(seed=params.seed + k),
-                               device=device, log=log, name=f"{name} fold {k}", checkpoints=checkpoints)
+                               device=device, log=log, name=f"{name} fold {k}", checkpoints=checkpoints,
+                               precision=precision)
         val = classification_metrics(y[va], predict_proba(model, X[va]))
         log.info("[%s] fold %d: held-out cell-line AUROC %.3f (%d lines)", name, k, val["auroc"], len(va))
         results.append(FoldResult(fold=k, model=model, val_metrics=val, info=info))

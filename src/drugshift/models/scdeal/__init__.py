@@ -20,29 +20,39 @@ Layers (one job each):
 * :mod:`~drugshift.models.scdeal.module`: the torch networks and their losses (:class:`ScDEALModule`);
 * :mod:`~drugshift.models.scdeal.plan`: the training stages (:class:`TrainingPlan`);
 * :mod:`~drugshift.models.scdeal.data`: input checks, re-sampling, cell clusters, splits;
-* :mod:`~drugshift.models.scdeal.model`: the user-facing :class:`ScDEAL` (fit, predict, save, load).
+* :mod:`~drugshift.models.scdeal.model`: the user-facing :class:`ScDEAL` (fit, predict, save, load);
+* :mod:`~drugshift.models.scdeal.ensemble`: :class:`ScDEALEnsemble`, a deep ensemble of them used as one
+  model (mean probability, per-cell spread);
+* :mod:`~drugshift.models.scdeal.diagnostics`: label-free transfer diagnostics, the reliability
+  verdict and label thresholds.
 
 The parameters are :class:`drugshift.params.ScDEALParams`.
 """
 
 from drugshift.models.scdeal.data import TrainingData, cell_clusters, resample, validation_cells
+from drugshift.models.scdeal.ensemble import ENSEMBLE_KIND, ScDEALEnsemble, load_scdeal, member_params, new_scdeal
 from drugshift.models.scdeal.model import KIND, ScDEAL, fit_bulk_model
 from drugshift.models.scdeal.module import ScDEALModule
 from drugshift.models.scdeal.plan import TrainingPlan
 from drugshift.params import MODES, SAMPLING_METHODS, SC_INIT, ScDEALParams
 
 __all__ = [
+    "ENSEMBLE_KIND",
     "KIND",
     "MODES",
     "SAMPLING_METHODS",
     "SC_INIT",
     "ScDEAL",
+    "ScDEALEnsemble",
     "ScDEALModule",
     "ScDEALParams",
     "TrainingData",
     "TrainingPlan",
     "cell_clusters",
     "fit_bulk_model",
+    "load_scdeal",
+    "member_params",
+    "new_scdeal",
     "resample",
     "validation_cells",
 ]

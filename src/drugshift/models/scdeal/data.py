@@ -11,10 +11,10 @@ import torch
 from torch import Tensor
 
 from drugshift.params import SAMPLING_METHODS, ScDEALParams
-from drugshift.splits import holdout, train_val_test
+from drugshift.splits import fold_train_val_test, holdout, train_val_test
 from drugshift.train import as_binary_labels, as_float_matrix
 
-__all__ = ["MAX_VALIDATION_CELLS", "TrainingData", "cell_clusters", "check_bulk", "check_cells", "resample",
+__all__ = ["MAX_VALIDATION_CELLS", "TrainingData", "bulk_split", "cell_clusters", "check_bulk", "check_cells", "resample",
            "validation_cells"]
 
 #: Cap on the held-out cells that the joint validation loss compares with the validation bulk
@@ -142,6 +142,14 @@ def validation_cells(held_out: np.ndarray, cap: int, rng: np.random.Generator) -
     return np.sort(rng.choice(held_out, size=cap, replace=False))
 
 
+def bulk_split(yb: np.ndarray, params: ScDEALParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bulk ``(train, val, test)`` rows of a model with these parameters (see :class:`TrainingData`)."""
+    if params.bulk_fold is None:
+        return train_val_test(yb, params.seed)
+    split_seed = params.seed if params.split_seed is None else params.split_seed
+    return fold_train_val_test(yb, params.bulk_fold, params.bulk_folds, split_seed)
+
+
 @dataclass
 class TrainingData:
     """Everything the training stages read, as tensors on one device, and the splits.
@@ -177,8 +185,12 @@ class TrainingData:
     def build(cls, Xb: np.ndarray, yb: np.ndarray, Xs: np.ndarray | None, params: ScDEALParams,
               device: torch.device, clusters: np.ndarray | None = None) -> TrainingData:
         """Split the (checked) inputs with ``params.seed`` and move them to ``device``; without
-        cells (``Xs=None``) only the bulk part is built."""
-        tr, va, te = train_val_test(yb, params.seed)
+        cells (``Xs=None``) only the bulk part is built.
+
+        The bulk split is :func:`~drugshift.splits.train_val_test` (64/16/20), or an ensemble
+        member's fold split (:func:`~drugshift.splits.fold_train_val_test`) when
+        ``params.bulk_fold`` is set."""
+        tr, va, te = bulk_split(yb, params)
         data = cls(bulk=torch.as_tensor(Xb, device=device), y_bulk=torch.as_tensor(yb, device=device),
                    cells=None if Xs is None else torch.as_tensor(Xs, device=device),
                    bulk_train=tr, bulk_val=va, bulk_test=te)

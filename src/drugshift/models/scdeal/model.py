@@ -14,14 +14,15 @@ from torch import nn
 from drugshift.cards import array_sha256, environment, provenance
 from drugshift.checkpoint import read_model_dir, save_model_dir
 from drugshift.models.scdeal.data import TrainingData, cell_clusters, check_bulk, check_cells, resample
+from drugshift.models.scdeal.diagnostics import domain_auroc, label_thresholds, log_diagnostics, transfer_diagnostics
 from drugshift.models.scdeal.module import PARTS, ScDEALModule
 from drugshift.models.scdeal.plan import TrainingPlan
 from drugshift.nn.inference import apply_in_chunks
 from drugshift.params import ScDEALParams
 from drugshift.resume import open_checkpoints
-from drugshift.train import History, as_float_matrix, resolve_device
+from drugshift.train import History, as_float_matrix, resolve_device, resolve_precision
 
-__all__ = ["KIND", "ScDEAL", "fit_bulk_model"]
+__all__ = ["KIND", "ScDEAL", "diagnose_members", "fit_bulk_model"]
 
 #: The model folder's ``kind`` (:func:`drugshift.checkpoint.save_model_dir`).
 KIND = "scdeal"
@@ -70,18 +71,28 @@ class ScDEAL:
     Args:
         params: :class:`~drugshift.params.ScDEALParams` or a mapping of them.
         device: ``auto``, ``cpu`` or ``cuda[:N]``.
+        precision: ``fp32`` (default), or on CUDA ``bf16`` / ``fp16`` autocast for the training
+            steps (:class:`drugshift.train.MixedPrecision`); on another device it is ignored
+            with one log line (the :attr:`precision` is then ``fp32``). Predictions are fp32.
+            An unknown value is a ``ValueError`` naming the allowed ones.
 
     Attributes (after ``fit`` or ``load``):
         params, device, genes (input order, or ``None`` when fitted on bare arrays), drug,
         history (:class:`~drugshift.train.History` per stage), bulk_metrics (``val``/``test``
         after joint training, ``source_val``/``source_test`` of the bulk model), split (index
         arrays ``bulk_train`` … ``cells_val_joint``), clusters (Leiden cluster per training cell
-        or ``None``), module (:class:`~drugshift.models.scdeal.module.ScDEALModule`).
+        or ``None``), module (:class:`~drugshift.models.scdeal.module.ScDEALModule`),
+        diagnostics (label-free transfer diagnostics on the training cells and the reliability
+        verdict, :mod:`~drugshift.models.scdeal.diagnostics`), thresholds (the label cut of
+        each rule of ``params.label_threshold``).
     """
 
-    def __init__(self, params: ScDEALParams | Mapping | None = None, *, device: str | torch.device = "auto"):
+    def __init__(self, params: ScDEALParams | Mapping | None = None, *, device: str | torch.device = "auto",
+                 precision: str = "fp32"):
         self.params = ScDEALParams.from_dict(params)
         self.device = resolve_device(device)
+        # The precision training uses on this device: fp32 unless CUDA (resolve_precision logs that).
+        self.precision = resolve_precision(precision, self.device, _log)
         self.module: ScDEALModule | None = None
         self.genes: list[str] | None = None
         self.drug: str | None = None
@@ -93,6 +104,8 @@ class ScDEAL:
         self.preprocessing: dict = {}
         self.trained_on: dict = {}
         self.retrained_from: dict | None = None
+        self.diagnostics: dict = {}
+        self.thresholds: dict[str, float] = {}
         # What :meth:`retrain` needs: the bulk training data as the model saw it, and the random
         # state at the start of the transfer (steps 3-4); saved in the folder.
         self._bulk: tuple[np.ndarray, np.ndarray] | None = None
@@ -143,9 +156,10 @@ class ScDEAL:
                  "%d), %d genes, device %s", len(yb), len(data.bulk_train), len(data.bulk_val), len(data.bulk_test),
                  int(yb.sum()), len(Xs), len(data.cells_train), len(data.cells_val), Xb.shape[1], self.device)
         self.module = ScDEALModule(Xb.shape[1], p).to(self.device)
-        resume = open_checkpoints(checkpoints, KIND, p.to_dict(), p.checkpoint_every, self.device, log, bulk=Xb,
+        resume = open_checkpoints(checkpoints, KIND, p.to_dict(), p.checkpoint_every, self.device, log,
+                                  precision=self.precision, bulk=Xb,
                                   labels=yb, cells=Xs, clusters=data.clusters)
-        plan = TrainingPlan(self.module, data, p, log, resume)
+        plan = TrainingPlan(self.module, data, p, log, resume, precision=self.precision)
         plan.bulk_dae()
         plan.predictor()
         self.bulk_metrics = {"source_val": plan.bulk_scores("bulk_val", source=True),
@@ -157,6 +171,7 @@ class ScDEAL:
         self._transfer(plan, data, log)
         self.genes, self.drug = genes, drug
         self._record_training_data(bulk, Xb, yb, cells, Xs, dataset, training_files)
+        self.diagnostics, self.thresholds = diagnose_members([self], Xs, p, log)
         if resume is not None:
             resume.discard()
         return self
@@ -207,9 +222,9 @@ class ScDEAL:
         log.info("scDEAL retrain: the saved bulk model (%d cell lines) transferred to %d cells (train %d, held out "
                  "%d), %d genes, device %s", len(yb), len(Xs), len(data.cells_train), len(data.cells_val),
                  Xb.shape[1], self.device)
-        new = ScDEAL(p, device=self.device)
+        new = ScDEAL(p, device=self.device, precision=self.precision)
         new.module = module = ScDEALModule(Xb.shape[1], p).to(self.device)
-        plan = TrainingPlan(module, data, p, log)
+        plan = TrainingPlan(module, data, p, log, precision=self.precision)
         # The module as it was after step 2: Eb = Eb₀, P = P₀ (joint training changed Eb and P
         # but neither the bulk decoder nor the kept bulk model).
         module.bulk_dae.load_state_dict(base.bulk_dae.state_dict())
@@ -237,6 +252,7 @@ class ScDEAL:
         new.retrained_from = {"cells": self.training_data.get("cells"),
                               "cells_sha256": (self.training_data.get("sha256") or {}).get("cells"),
                               "bulk_stage": "steps 1-2 reused; steps 3-4 fitted on the new cells"}
+        new.diagnostics, new.thresholds = diagnose_members([new], Xs, p, log)
         return new
 
     def _record_training_data(self, bulk, Xb, yb, cells, Xs, dataset, training_files) -> None:
@@ -262,7 +278,7 @@ class ScDEAL:
                 if lo in var and hi in var:
                     self.preprocessing[f"{domain}_scaler"] = {
                         "min": var.loc[genes, lo].to_numpy(np.float64), "max": var.loc[genes, hi].to_numpy(np.float64)}
-        self.trained_on = {"device": str(self.device), "environment": environment()}
+        self.trained_on = {"device": str(self.device), "precision": self.precision, "environment": environment()}
 
     # ----------------------------------------------------------------- inference
 
@@ -295,6 +311,11 @@ class ScDEAL:
         m = self._check_fitted()
         return self._apply(lambda x: m.sensitivity(m.sc_encoder, m.predictor, x), cells, "X_sc").astype(np.float64)
 
+    @property
+    def threshold(self) -> float:
+        """The cut of ``sens_label`` under ``params.label_threshold`` (0.5 before diagnostics exist)."""
+        return float(self.thresholds.get(self.params.label_threshold, 0.5))
+
     def predict_no_transfer(self, cells) -> np.ndarray:
         """The bulk model of step 2 applied to cells without transfer (``P₀(Eb₀(x))``); ``(cells,)``."""
         m = self._check_fitted()
@@ -312,11 +333,25 @@ class ScDEAL:
         m = self._check_fitted()
         return self._apply(m.sc_encoder, cells, "X_sc")
 
+    def embed_bulk(self, bulk) -> np.ndarray:
+        """``Eb(x)`` after joint training: ``(samples, bulk_bottleneck)`` bulk embeddings."""
+        m = self._check_fitted()
+        return self._apply(m.bulk_encoder, bulk, "X_bulk")
+
     def cell_model(self, probabilities: bool = True) -> nn.Sequential:
         """``Es → P [→ softmax]`` as one eval-mode module, ``(cells, genes) → (cells, 2)``; the
         input to integrated-gradient attribution (output 1 = sensitive, 0 = resistant)."""
         m = self._check_fitted()
         layers: list[nn.Module] = [m.sc_encoder, m.predictor]
+        if probabilities:
+            layers.append(nn.Softmax(dim=1))
+        return nn.Sequential(*layers).eval()
+
+    def bulk_model(self, probabilities: bool = True) -> nn.Sequential:
+        """``Eb → P [→ softmax]`` after joint training (what :meth:`predict_bulk` uses) as one
+        eval-mode module."""
+        m = self._check_fitted()
+        layers: list[nn.Module] = [m.bulk_encoder, m.predictor]
         if probabilities:
             layers.append(nn.Softmax(dim=1))
         return nn.Sequential(*layers).eval()
@@ -337,7 +372,9 @@ class ScDEAL:
         ``genes`` (input order), ``n_genes``, ``preprocessing`` (values and normalisation of the
         cells, the per-gene min-max scalers of cells and bulk), ``params`` (resolved), ``seed``,
         ``training_data`` (cell lines, sensitive lines, their ids, cells, the training files'
-        sha256), ``validation`` (bulk metrics), ``training`` (per stage: epochs run, best epoch
+        sha256), ``validation`` (bulk metrics), ``diagnostics`` (label-free transfer
+        diagnostics and the reliability verdict), ``thresholds`` (label cut per rule),
+        ``training`` (per stage: epochs run, best epoch
         and value, early stop, and the per-epoch curves), ``trained_on`` (device, software
         versions). :func:`~drugshift.checkpoint.save_model_dir` adds the format, kind and
         package version.
@@ -355,6 +392,8 @@ class ScDEAL:
             "seed": self.params.seed,
             "training_data": self.training_data,
             "validation": self.bulk_metrics,
+            "diagnostics": self.diagnostics,
+            "thresholds": self.thresholds,
             "training": {stage: {**h.to_dict(), "epochs_run": h.epochs_run} for stage, h in self.history.items()},
             "trained_on": self.trained_on,
             **({"retrained_from": self.retrained_from} if self.retrained_from else {}),
@@ -364,30 +403,41 @@ class ScDEAL:
         """Write the model folder ``directory`` (replacing an earlier one): ``model.json`` (the
         :meth:`card`) and ``weights.pt`` (every part's weights, the splits and clusters, and what
         :meth:`retrain` needs: the bulk training data and the random state of the transfer)."""
+        return save_model_dir(directory, kind=KIND, card=self.card(), tensors=self._tensors())
+
+    def _tensors(self, bulk: bool = True) -> dict:
+        """What ``weights.pt`` holds (see :meth:`save`); without the bulk training data when
+        ``bulk`` is false (an ensemble stores it once for all members)."""
         m = self._check_fitted()
         tensors = {part: getattr(m, part).state_dict() for part in PARTS}
         if self._bulk is not None and self._transfer_start is not None:
-            tensors["bulk_training"] = {"X": torch.as_tensor(self._bulk[0]), "y": torch.as_tensor(self._bulk[1])}
+            if bulk:
+                tensors["bulk_training"] = {"X": torch.as_tensor(self._bulk[0]), "y": torch.as_tensor(self._bulk[1])}
             tensors["transfer_start"] = self._transfer_start
         tensors["training_split"] = {k: torch.as_tensor(np.asarray(v, dtype=np.int64)) for k, v in self.split.items()}
         if self.clusters is not None:
             tensors["training_split"]["clusters"] = torch.as_tensor(np.asarray(self.clusters, dtype=np.int64))
-        return save_model_dir(directory, kind=KIND, card=self.card(), tensors=tensors)
+        return tensors
 
     @classmethod
     def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> ScDEAL:
         """Read a folder written by :meth:`save` onto ``device``; its predictions equal the saved
         model's on the same device, in any process."""
         files = read_model_dir(directory, KIND, device)
-        card = files.card
+        return cls._from_saved(files.card, files.tensors, str(directory), device)
+
+    @classmethod
+    def _from_saved(cls, card: dict, tensors: dict, directory: str, device, bulk_training: dict | None = None) -> ScDEAL:
+        """The model of a card and its tensors (:meth:`load`; an ensemble's members, whose
+        bulk training data ``bulk_training`` are stored once for all)."""
         model = cls(ScDEALParams.from_dict(card["params"], f"{directory}/model.json params"), device=device)
         module = ScDEALModule(int(card["n_genes"]), model.params)
         for part in PARTS:
-            if part not in files.tensors:
+            if part not in tensors:
                 raise ValueError(f"{directory}: weights.pt has no {part!r} weights")
-            getattr(module, part).load_state_dict(files.tensors[part])
+            getattr(module, part).load_state_dict(tensors[part])
         model.module = module.to(model.device).eval()
-        split = {k: v.cpu().numpy() for k, v in files.tensors.get("training_split", {}).items()}
+        split = {k: v.cpu().numpy() for k, v in tensors.get("training_split", {}).items()}
         model.clusters = split.pop("clusters", None)
         model.split = split
         model.genes, model.drug = card.get("genes"), card.get("drug")
@@ -396,18 +446,53 @@ class ScDEAL:
         model.history = {stage: History.from_dict({k: v for k, v in h.items() if k != "epochs_run"})
                          for stage, h in card.get("training", {}).items()}
         model.retrained_from = card.get("retrained_from")
-        if "bulk_training" in files.tensors and "transfer_start" in files.tensors:
-            Xb = files.tensors["bulk_training"]["X"].cpu().numpy()
+        model.diagnostics, model.thresholds = card.get("diagnostics", {}), card.get("thresholds", {})
+        bulk_training = tensors.get("bulk_training", bulk_training)
+        if bulk_training is not None and "transfer_start" in tensors:
+            Xb = bulk_training["X"].cpu().numpy()
             expected = (model.training_data.get("sha256") or {}).get("bulk")
             if expected and array_sha256(Xb) != expected:
                 raise ValueError(f"{directory}: the bulk training data in weights.pt do not match the card's sha256")
-            model._bulk = (Xb, files.tensors["bulk_training"]["y"].cpu().numpy())
-            model._transfer_start = {k: v.cpu() for k, v in files.tensors["transfer_start"].items()}
+            model._bulk = (Xb, bulk_training["y"].cpu().numpy())
+            model._transfer_start = {k: v.cpu() for k, v in tensors["transfer_start"].items()}
         return model
 
     def __repr__(self) -> str:
         state = "untrained" if self.module is None else f"{self.module.n_genes} genes"
         return f"ScDEAL(drug={self.drug!r}, {state}, mode={self.params.mode!r}, seed={self.params.seed})"
+
+
+def diagnose_members(members: list[ScDEAL], Xs: np.ndarray, params: ScDEALParams,
+                     log: logging.Logger | None = None) -> tuple[dict, dict[str, float]]:
+    """Label-free transfer diagnostics and label thresholds of one model or an ensemble's
+    members on their training cells ``Xs`` (:mod:`~drugshift.models.scdeal.diagnostics`).
+
+    The bulk side: each member's bulk model on its own validation lines; out of fold, the
+    bulk models (``P₀(Eb₀(x))``) on the members' test lines pooled (every test line was unseen by
+    the member that scores it). ``bulk_f1`` is cut on the joint models' ``P(Eb(x))`` of the
+    validation lines, pooled; ``bulk_rate`` matches the labelled cell lines' share of sensitive
+    lines on the ensemble's mean cell probabilities.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    Xb, yb = members[0]._bulk
+    probs = np.column_stack([m.predict(Xs) for m in members])
+    base = np.column_stack([m.predict_no_transfer(Xs) for m in members])
+    test = [m.split["bulk_test"] for m in members]
+    val = [m.split["bulk_val"] for m in members]
+    y_test = np.concatenate([yb[rows] for rows in test])
+    p_test = np.concatenate([m.predict_no_transfer(Xb[rows]) for m, rows in zip(members, test)])
+    diagnostics = transfer_diagnostics(
+        probs, base, [m.bulk_metrics["source_val"]["auroc"] for m in members],
+        float(roc_auc_score(y_test, p_test)) if 0 < y_test.mean() < 1 else float("nan"),
+        [domain_auroc(m.embed_bulk(Xb), m.embed(Xs), seed=params.seed) for m in members], params.uncertain_sd)
+    thresholds = label_thresholds(np.concatenate([yb[rows] for rows in val]),
+                                  np.concatenate([m.predict_bulk(Xb[rows]) for m, rows in zip(members, val)]),
+                                  float(yb.mean()), probs.mean(axis=1))
+    log_diagnostics(diagnostics, log)
+    (log or _log).info("scDEAL label thresholds: %s (sens_label uses %s)",
+                       ", ".join(f"{k} {v:.3f}" for k, v in thresholds.items()), params.label_threshold)
+    return diagnostics, thresholds
 
 
 def _random_state(plan: TrainingPlan) -> dict[str, torch.Tensor]:
@@ -421,9 +506,16 @@ def _random_state(plan: TrainingPlan) -> dict[str, torch.Tensor]:
 
 
 def _restore_random_state(plan: TrainingPlan, state: Mapping[str, torch.Tensor]) -> None:
+    """Put :func:`_random_state` back. On a device of another type than the one it was taken on
+    (a model trained on a GPU retrained on the CPU, or the reverse), the mask generator's state
+    does not fit (a CUDA generator's is a seed and an offset, the CPU's a Mersenne-Twister
+    state) and that generator keeps its seed; there is no CUDA state to restore on the CPU. The
+    CUDA state goes to the plan's device, whatever its index when the state was taken."""
     torch.set_rng_state(state["torch"].cpu())
     plan.order_generator.set_state(state["order"].cpu())
-    plan.mask_generator.set_state(state["mask"].cpu())
+    mask = state["mask"].cpu()
+    if mask.numel() == plan.mask_generator.get_state().numel():
+        plan.mask_generator.set_state(mask)
     if plan.device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"].cpu(), plan.device)
 

@@ -5,6 +5,11 @@ losses and handing them to :func:`drugshift.train.fit` (best validation epoch re
 Randomness, all from ``params.seed``: torch's global generator (initial weights, dropout), a
 CPU generator for minibatch order and cell draws, and one on the data's device for the DAE and
 predictor masks. A CPU run is bit-for-bit reproducible.
+
+On CUDA no step waits for the GPU. The minibatch order and the joint stage's cell draws come
+from the CPU generator on purpose (the same draws on every device, and the stream of earlier
+releases); each draw is a small index tensor copied to the GPU asynchronously
+(``non_blocking``), a no-op on CPU. Validation reads one float per epoch.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from drugshift.models.scdeal.module import ScDEALModule
 from drugshift.nn.blocks import binomial_mask
 from drugshift.params import ScDEALParams
 from drugshift.resume import Checkpoints
-from drugshift.train import History, fit, seed_everything
+from drugshift.train import History, MixedPrecision, fit, seed_everything
 
 __all__ = ["TrainingPlan"]
 
@@ -36,21 +41,27 @@ class TrainingPlan:
     With ``checkpoints`` (:class:`~drugshift.resume.Checkpoints`), every stage is checkpointed
     and a rerun of the same plan resumes where a killed one stopped.
 
+    ``precision`` (``fp32``, ``bf16``, ``fp16``): the arithmetic of the training steps on CUDA
+    (:class:`~drugshift.train.MixedPrecision`); fp32 on any other device.
+
     Attributes:
         history: :class:`~drugshift.train.History` per finished stage.
     """
 
     def __init__(self, module: ScDEALModule, data: TrainingData, params: ScDEALParams,
-                 log: logging.Logger | None = None, checkpoints: Checkpoints | None = None):
+                 log: logging.Logger | None = None, checkpoints: Checkpoints | None = None, precision: str = "fp32"):
         self.module, self.data, self.params, self.checkpoints = module, data, params, checkpoints
         self.log = log or logging.getLogger("drugshift.models.scdeal")
         self.device = data.bulk.device
+        self.amp = MixedPrecision(precision, self.device)
         self.history: dict[str, History] = {}
         seed_everything(params.seed)
         self.order_generator = torch.Generator().manual_seed(params.seed)  # minibatch order, cell draws
         self.mask_generator = torch.Generator(device=self.device).manual_seed(params.seed + 1)  # DAE masks
         if checkpoints is not None:
             checkpoints.track(order=self.order_generator, masks=self.mask_generator)
+            if self.amp.scaler is not None:
+                checkpoints.track(loss_scale=self.amp)
 
     # ----------------------------------------------------------------- helpers
 
@@ -66,7 +77,7 @@ class TrainingPlan:
         return fit(step, validate, modules, n_train=n_train, epochs=epochs, batch_size=p.batch_size,
                    patience=p.patience, generator=self.order_generator, log=self.log, name=name,
                    log_every=p.log_every, scheduler=scheduler, device=self.device, optimisers=[optimiser],
-                   checkpoint=self.checkpoints)
+                   checkpoint=self.checkpoints, precision=self.amp)
 
     def _fit_dae(self, part: str, X: Tensor, train: np.ndarray, val: np.ndarray, name: str, epochs: int) -> History:
         """Steps 1 and 3: reconstruction of the rows ``train`` of ``X`` (indexed per minibatch,
@@ -82,8 +93,8 @@ class TrainingPlan:
         def step(idx: Tensor) -> dict[str, Tensor]:
             opt.zero_grad(set_to_none=True)
             loss = m.reconstruction_loss(dae, X[train_t[idx]], self.mask_generator)
-            loss.backward()
-            opt.step()
+            self.amp.backward(loss)
+            self.amp.step(opt)
             return {"loss": loss.detach()}
 
         def validate() -> float:
@@ -134,8 +145,8 @@ class TrainingPlan:
         def step(idx: Tensor) -> dict[str, Tensor]:
             opt.zero_grad(set_to_none=True)
             loss = m.predictor_loss(d.bulk_resampled[idx], d.y_resampled[idx], self.mask_generator)
-            loss.backward()
-            opt.step()
+            self.amp.backward(loss)
+            self.amp.step(opt)
             return {"loss": loss.detach()}
 
         def validate() -> float:
@@ -204,12 +215,14 @@ class TrainingPlan:
         def step(idx: Tensor) -> dict[str, Tensor]:
             for part in trained:
                 part.zero_grad(set_to_none=True)
-            cells = cells_train[torch.randperm(n_cells, generator=self.order_generator)[:cell_batch].to(self.device)]
+            # The CPU generator's draw (the same cells on every device), copied without waiting.
+            pick = torch.randperm(n_cells, generator=self.order_generator)[:cell_batch]
+            cells = cells_train[pick.to(self.device, non_blocking=True)]
             out = m.joint_loss(d.bulk_resampled[idx], d.y_resampled[idx], d.cells[cells],
                                clusters=None if clusters is None else clusters[cells],
                                anchor=None if anchor is None else anchor[cells], generator=self.mask_generator)
-            out["loss"].backward()
-            opt.step()
+            self.amp.backward(out["loss"])
+            self.amp.step(opt)
             return {k: v.detach() for k, v in out.items()}
 
         validate = self.joint_validation(anchor)

@@ -1,0 +1,14 @@
+"""Rule plot_scdeal_diagnostics: the model card's transfer diagnostics and verdict as a figure."""
+
+import anndata as ad
+
+from drugshift import runlog
+from drugshift.models.scdeal import load_scdeal
+from drugshift.plots import plot_transfer_diagnostics
+
+log = runlog.start(snakemake.log[0])
+model = load_scdeal(snakemake.input.model)
+wildcards = snakemake.wildcards
+plot_transfer_diagnostics(ad.read_h5ad(snakemake.input.predictions), model.diagnostics, snakemake.output[0],
+                          title=f"{wildcards.dataset} / {model.drug or wildcards.drug}: {model.diagnostics['verdict']}")
+log.info("%s: verdict %s", model, model.diagnostics["verdict"])
