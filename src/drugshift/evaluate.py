@@ -87,7 +87,9 @@ def classification_metrics(y_true, prob_sensitive, threshold: float = DEFAULT_TH
 
 def metrics_table(paths: dict[tuple[str, str], str]) -> "pd.DataFrame":
     """One row per (dataset, drug, setting) from ``metrics.json`` files written by
-    :func:`drugshift.predict.transfer_metrics`; settings are ``transfer`` and ``no_transfer``."""
+    :func:`drugshift.predict.transfer_metrics`; settings are ``transfer`` and ``no_transfer``.
+    The transfer row also holds the label rule, F1 under every rule, the reliability verdict and,
+    for an ensemble, its members' mean ± sd AUROC and F1."""
     import json
 
     import pandas as pd
@@ -102,8 +104,11 @@ def metrics_table(paths: dict[tuple[str, str], str]) -> "pd.DataFrame":
                 row["label_rule"] = metrics.get("label_rule", "paper")
                 row.update({f"f1_{rule}": f1 for rule, f1 in metrics.get("f1_by_rule", {}).items()})
                 row["verdict"] = metrics.get("verdict")
+                for metric, values in metrics.get("members", {}).items():  # an ensemble's members
+                    row[f"members_{metric}_mean"], row[f"members_{metric}_sd"] = np.mean(values), np.std(values, ddof=1)
             rows.append(row)
     columns = ["dataset", "drug", "setting", "f1", "auroc", "ap", "precision", "recall", "ami", "ari",
-               "f1_weighted", "n", "n_sensitive", "label_rule", "f1_paper", "f1_bulk_f1", "f1_bulk_rate", "verdict"]
+               "f1_weighted", "n", "n_sensitive", "label_rule", "f1_paper", "f1_bulk_f1", "f1_bulk_rate", "verdict", "members_auroc_mean",
+               "members_auroc_sd", "members_f1_mean", "members_f1_sd"]
     table = pd.DataFrame(rows)
     return table[[c for c in columns if c in table.columns]]

@@ -94,7 +94,8 @@ def transfer_metrics(predictions: ad.AnnData) -> dict:
     """Metrics of transfer and of the bulk model applied without transfer, on labelled cells only.
 
     Returns ``{"transfer": {...}, "no_transfer": {...}, "gain": {metric: transfer − no_transfer},
-    "label_rule": name, "f1_by_rule": {rule: F1}}``; the transfer's labels are cut by the
+    "label_rule": name, "f1_by_rule": {rule: F1}}``, for an ensemble ``"members": {metric: [one
+    value per member]}`` and, with diagnostics, the ``"verdict"``; the transfer's labels are cut by the
     predictions' label rule, the no-transfer ones at 0.5, and ``f1_by_rule`` reports F1 under
     every label-free rule the model offers.
     """
@@ -117,6 +118,11 @@ def transfer_metrics(predictions: ad.AnnData) -> dict:
     result["label_rule"] = rule.get("rule", "paper")
     result["f1_by_rule"] = {name: float(classification_metrics(y, prob, float(cut))["f1"])
                             for name, cut in thresholds.items()}
+    if "sens_prob_members" in predictions.obsm:  # each member on its own, beside the ensemble
+        members = np.asarray(predictions.obsm["sens_prob_members"])[labelled]
+        scores = [classification_metrics(y, members[:, i], float(rule.get("threshold", THRESHOLD)))
+                  for i in range(members.shape[1])]
+        result["members"] = {k: [float(m[k]) for m in scores] for k in ("auroc", "f1", "ap")}
     diagnostics = transfer_diagnostics_of(predictions)
     if diagnostics is not None:
         result["verdict"] = diagnostics["verdict"]

@@ -170,6 +170,10 @@ def test_diagnostics_in_the_card_and_predictions(ensemble, world):
     metrics = transfer_metrics(out)
     assert metrics["verdict"] == d["verdict"] and metrics["label_rule"] == "bulk_f1"
     assert set(metrics["f1_by_rule"]) == {"paper", "bulk_f1", "bulk_rate"}
+    from sklearn.metrics import roc_auc_score
+
+    members = ensemble.predict_members(Xc)
+    assert metrics["members"]["auroc"] == pytest.approx([roc_auc_score(yc, members[:, i]) for i in range(3)])
 
 
 def _numbers(**kw):
