@@ -175,8 +175,25 @@ def describe_card(card: dict, directory: str | Path = "") -> str:
             else:
                 lines.append(f"  {k}: {_fmt(v)}")
     _section(lines, "parameters", card.get("params") or {})
-    if card.get("validation"):
+    if card.get("member_cards"):
+        lines.append(f"ensemble members: {card.get('members')}")
+        for i, member in enumerate(card["member_cards"]):
+            p = member.get("params") or {}
+            val = ((member.get("validation") or {}).get("source_val") or {}).get("auroc")
+            lines.append(f"  member {i + 1}: seed {p.get('seed')}, bulk fold {p.get('bulk_fold')} of {p.get('bulk_folds')}"
+                         + ("" if val is None else f", bulk validation AUROC {val:.3f}"))
+    elif card.get("validation"):
         _section(lines, "validation (bulk)", card["validation"])
+    diagnostics = card.get("diagnostics") or {}
+    if diagnostics:
+        lines.append(f"transfer diagnostics (no cell label used): verdict {diagnostics.get('verdict')}")
+        lines += [f"  reason: {r}" for r in diagnostics.get("reasons") or []]
+        keys = ("bulk_auroc_out_of_fold", "member_agreement", "transfer_vs_no_transfer", "domain_auroc",
+                "uncertain_fraction")
+        lines.append("  " + _fmt({k: diagnostics[k] for k in keys if diagnostics.get(k) is not None}))
+    if card.get("thresholds"):
+        rule = (card.get("params") or {}).get("label_threshold", "paper")
+        lines.append(f"label cut (sens_label, rule {rule}): {_fmt(card['thresholds'])}")
     if card.get("cv"):
         lines.append("cross-validation (held-out cell lines):")
         for row in card["cv"]:

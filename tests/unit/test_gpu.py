@@ -18,7 +18,7 @@ from test_scdeal import make_world, tiny
 
 from drugshift import resume
 from drugshift.models.codeae import CodeAE, DrugResponseModel
-from drugshift.models.scdeal import ScDEAL
+from drugshift.models.scdeal import ScDEAL, ScDEALEnsemble
 from drugshift.models.scdeal.model import _restore_random_state
 from drugshift.nn.losses import _cluster_similarity_on_device, cluster_similarity_loss, gaussian_mmd, median_bandwidth
 from drugshift.params import resolve_codeae_params
@@ -201,6 +201,19 @@ def test_scdeal_trained_on_cuda_predicts_the_same_on_the_cpu(tmp_path):
     assert next(loaded.module.parameters()).device.type == "cpu"
     assert np.abs(loaded.predict(Xc) - on_gpu).max() < 1e-4
     assert np.abs(loaded.predict_bulk(Xb) - bulk_on_gpu).max() < 1e-4
+
+
+@gpu
+@needs_cuda
+def test_a_scdeal_ensemble_trained_on_cuda_predicts_the_same_on_the_cpu(tmp_path):
+    Xb, yb, Xc, _ = make_world()
+    model = ScDEALEnsemble(tiny(epochs_dae=5, epochs_predictor=5, epochs_joint=5, ensemble=2), device="cuda")
+    model.fit(Xb, yb, Xc)
+    on_gpu = model.predict_members(Xc)
+    model.save(tmp_path / "model")
+    loaded = ScDEALEnsemble.load(tmp_path / "model", device="cpu")
+    assert np.abs(loaded.predict_members(Xc) - on_gpu).max() < 1e-4
+    assert loaded.diagnostics == model.diagnostics
 
 
 @gpu
