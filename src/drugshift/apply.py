@@ -11,9 +11,10 @@ Gene alignment (both kinds): the input's genes are matched to the model's by nam
 model needs but the input lacks are *filled*, and :func:`predict_samples` refuses an input that
 has fewer than ``min_overlap`` of the model's genes. The fill rule is the model's own neutral value:
 
-* scDEAL: cells are min-max scaled per gene to [0, 1] with the scaler fitted on the training
-  cells (card ``preprocessing.cells_scaler``); a missing gene is 0 after that scaling, i.e. the
-  gene's minimum in the training cells (a gene not detected).
+* scDEAL: cells are scaled per gene with the scaler fitted on the training cells (card
+  ``preprocessing.cells_scaler``; min-max to [0, 1], or a z-score where ``preprocessing.scaler``
+  says ``zscore``); a missing gene is 0 after that scaling, i.e. the gene's minimum in the
+  training cells (a gene not detected), or its mean.
 * CODE-AE: inputs are per-gene z-scores (card ``standardisation``); a missing gene is 0 after
   z-scoring, i.e. the mean of the reference domain.
 
@@ -24,7 +25,7 @@ values     scDEAL                                              CODE-AE
 ========== =================================================== =================================
 counts     normalize_total (10 000) + log1p + card's scaler    log2(CPM + 1), per-gene z-score
 tpm        log1p + card's scaler                               log2(TPM + 1), per-gene z-score
-log        card's scaler (cells min-max)                       per-gene z-score within the input
+log        card's scaler (the training cells')                 per-gene z-score within the input
 normalised nothing: already the model's input scale            nothing: already z-scored
 ========== =================================================== =================================
 
@@ -35,7 +36,7 @@ applies the stored mean and SD of one training domain.
 scDEAL is transductive (:class:`~drugshift.models.scdeal.ScDEAL`): a saved model applies to the
 cells it was trained with and cells of the same dataset (:func:`predict_samples`). For a new
 dataset, :func:`retrain_samples` fits the transfer (sc DAE, joint training) on the new cells from
-the saved bulk stage, with the per-gene min-max scaler fitted on the new cells, and predicts
+the saved bulk stage, with the model's per-gene scaling fitted on the new cells, and predicts
 them with the retrained model. The two are never mixed: the caller chooses.
 
 Large single-cell inputs stay sparse until the model's genes are selected, and are densified
@@ -57,7 +58,7 @@ import scipy.sparse as sp
 from drugshift.cohorts import VALUES, to_log_scale
 from drugshift.errors import InputError
 from drugshift.io import TABLE_SEPARATORS
-from drugshift.preprocess import minmax_apply, minmax_fit
+from drugshift.preprocess import minmax_apply, scaler_fit
 from drugshift.evaluate import classification_metrics
 from drugshift.predict import scdeal_probabilities
 
@@ -262,7 +263,7 @@ def _scdeal_log_values(X, gene_names: pd.Index, genes: list[str], values: str) -
 
 def _scdeal_matrix(model, data, values: str) -> tuple[pd.Index, np.ndarray]:
     """Sample names and the model's input: its genes in order, on its training cells' scale
-    (the card's per-gene min-max scaler unless ``values`` is ``normalised``), missing genes 0."""
+    (the card's per-gene scaler unless ``values`` is ``normalised``), missing genes 0."""
     names, gene_names, X = _expression(data)
     x = _scdeal_log_values(X, gene_names, list(model.genes), values)
     if values != "normalised":
@@ -317,7 +318,8 @@ def _check_predictable(model, values: str, model_dir) -> None:
                          "model folder)")
 
 
-SCDEAL_FILL = "0 after the model's per-gene min-max scaling (the gene's minimum in the training cells)"
+SCDEAL_FILL = {"minmax": "0 after the model's per-gene min-max scaling (the gene's minimum in the training cells)",
+               "zscore": "0 after the model's per-gene z-scoring (the gene's mean in the training cells)"}
 
 
 def predict_samples(model, data, *, values: str = "normalised", min_overlap: float = 0.5, domain: str | None = None,
@@ -340,7 +342,7 @@ def predict_samples(model, data, *, values: str = "normalised", min_overlap: flo
     if _is_scdeal(model):
         names, x = _scdeal_matrix(model, data, values)
         out = scdeal_probabilities(model, x).set_axis(names)
-        matrix, fill = pd.DataFrame(x, index=names, columns=genes), SCDEAL_FILL
+        matrix, fill = pd.DataFrame(x, index=names, columns=genes), SCDEAL_FILL[_scaler(model)]
     else:
         matrix = _codeae_matrix(model, _frame_of(data), values, domain)
         out = model.predict(pd.DataFrame(matrix.to_numpy(np.float32), index=matrix.index, columns=genes))
@@ -357,7 +359,7 @@ def retrain_samples(model, data, *, values: str = "normalised", min_overlap: flo
     stage (:meth:`~drugshift.models.scdeal.ScDEAL.retrain`) and predict those cells.
 
     The cells are brought to the log-normalised scale (``values``), aligned to the model's
-    genes (missing genes are 0 after scaling), and min-max scaled per gene with a scaler
+    genes (missing genes are 0 after scaling), and scaled per gene (the model's scaling) with a scaler
     fitted on these cells, as the workflow scales each dataset. No cell is filtered: QC is the
     caller's (the workflow's ``preprocess_sc`` does it).
 
@@ -376,7 +378,7 @@ def retrain_samples(model, data, *, values: str = "normalised", min_overlap: flo
     x = _scdeal_log_values(X, gene_names, genes, values)
     with warnings.catch_warnings():  # all-NaN columns are the genes the input lacks
         warnings.simplefilter("ignore", RuntimeWarning)
-        lo, hi = minmax_fit(x)
+        lo, hi = scaler_fit(x, _scaler(model))
     lo, hi = np.nan_to_num(lo), np.nan_to_num(hi)
     x = np.nan_to_num(minmax_apply(x, lo, hi), nan=0.0)
     cells = ad.AnnData(x, obs=pd.DataFrame(index=names), var=pd.DataFrame({"sc_min": lo, "sc_max": hi}, index=genes))
@@ -387,9 +389,14 @@ def retrain_samples(model, data, *, values: str = "normalised", min_overlap: flo
                               log=log)
     out = scdeal_probabilities(retrained, x).set_axis(names)
     out.index.name = "sample"
-    fill = "0 after per-gene min-max scaling fitted on the input cells"
+    fill = f"0 after per-gene {_scaler(model)} scaling fitted on the input cells"
     prediction = Prediction(out, n_matched, len(genes), fill, values, pd.DataFrame(x, index=names, columns=genes))
     return prediction, retrained
+
+
+def _scaler(model) -> str:
+    """The per-gene scaling of a scDEAL model's cells (``minmax`` for cards that do not say)."""
+    return str((model.preprocessing or {}).get("scaler", "minmax"))
 
 
 def _scale_notes(model, matrix: pd.DataFrame, values: str) -> list[str]:
@@ -397,7 +404,7 @@ def _scale_notes(model, matrix: pd.DataFrame, values: str) -> list[str]:
     if values != "normalised" or matrix.empty:
         return []
     x = matrix.to_numpy()
-    if _is_scdeal(model) and (np.nanmax(x) > 1.5 or np.nanmin(x) < -0.5):
+    if _is_scdeal(model) and _scaler(model) == "minmax" and (np.nanmax(x) > 1.5 or np.nanmin(x) < -0.5):
         return [f"values range {np.nanmin(x):.3g}..{np.nanmax(x):.3g}, but the model's cells were min-max scaled to "
                 "[0, 1]; is --values counts, tpm or log meant?"]
     if not _is_scdeal(model) and np.nanmin(x) >= 0 and np.nanmax(x) > 20:

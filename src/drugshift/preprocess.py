@@ -21,6 +21,9 @@ import scipy.sparse as sp
 
 from drugshift.params.base import Params, rule
 
+#: Per-gene scalings of each domain before scDEAL's encoders (:func:`scaler_fit`).
+SCALINGS = ("minmax", "zscore")
+
 log = logging.getLogger("drugshift")
 
 
@@ -36,6 +39,11 @@ class QCParams(Params):
         target_sum: counts per cell after ``normalize_total``.
         normalised: the input is already normalised (e.g. z-scores): skip QC on counts,
             normalisation and log.
+        scaling: the per-gene scaling of cells and bulk before scDEAL's encoders, fitted per
+            domain: ``minmax`` (scDEAL's ``MinMaxScaler``, to [0, 1]) or ``zscore`` (centred,
+            unit sd: removes each domain's per-gene location and spread, the first-order shift
+            between bulk and cells, before any training; a minimum and maximum are set by one
+            extreme cell each).
     """
 
     label: ClassVar[str] = "single-cell QC"
@@ -46,6 +54,7 @@ class QCParams(Params):
     mito_prefix: str = "MT-"
     target_sum: float = rule(1e4, gt=0)
     normalised: bool = False
+    scaling: str = rule("minmax", choices=SCALINGS)
 
 
 def add_qc_metrics(adata: ad.AnnData, mito_prefix: str) -> None:
@@ -124,6 +133,23 @@ def minmax_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.nanmin(x, axis=0), np.nanmax(x, axis=0)
 
 
+def scaler_fit(x: np.ndarray, scaling: str = "minmax") -> tuple[np.ndarray, np.ndarray]:
+    """Per-column ``(lo, hi)`` of the affine scaler ``(x − lo) / (hi − lo)`` (:func:`minmax_apply`)
+    of one domain.
+
+    Args:
+        scaling: ``minmax`` (``lo``, ``hi`` = minimum, maximum: values in [0, 1], as scDEAL's
+            ``MinMaxScaler``) or ``zscore`` (``lo`` = mean, ``hi`` = mean + sd: per-gene
+            z-scores, so each domain's genes are centred and equally spread).
+    """
+    if scaling == "minmax":
+        return minmax_fit(x)
+    if scaling == "zscore":
+        mean = np.nanmean(x, axis=0)
+        return mean, mean + np.nanstd(x, axis=0)
+    raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+
+
 def minmax_apply(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Scale columns to [0, 1] with given parameters; constant columns map to 0 (as sklearn does)."""
     span = np.where(hi - lo > 0, hi - lo, 1.0)
@@ -170,12 +196,14 @@ def integrate_bulk(sources: dict[str, pd.DataFrame], id_maps: dict[str, pd.Serie
     return joined
 
 
-def align_to_bulk(cells: ad.AnnData, bulk: pd.DataFrame) -> tuple[ad.AnnData, pd.DataFrame]:
-    """Restrict cells and bulk to their shared genes (bulk order) and min-max scale each.
+def align_to_bulk(cells: ad.AnnData, bulk: pd.DataFrame, scaling: str = "minmax") -> tuple[ad.AnnData, pd.DataFrame]:
+    """Restrict cells and bulk to their shared genes (bulk order) and scale each per gene.
 
-    Returns the scaled cells (``.X`` dense float32 in [0, 1], log-normalised values kept in
-    ``layers['lognorm']``, scaler parameters in ``.var['sc_min', 'sc_max', 'bulk_min',
-    'bulk_max']``) and the scaled bulk table. Scalers are fitted per domain, as in scDEAL.
+    Returns the scaled cells (``.X`` dense float32, in [0, 1] for ``minmax``; log-normalised
+    values kept in ``layers['lognorm']``; the scalers' ``lo``/``hi`` of :func:`scaler_fit` in
+    ``.var['sc_min', 'sc_max', 'bulk_min', 'bulk_max']`` and the method in ``.uns['scaling']``)
+    and the scaled bulk table. Scalers are fitted per domain, as in scDEAL; ``scaling`` is
+    ``minmax`` (scDEAL's) or ``zscore`` (:func:`scaler_fit`).
     """
     genes = shared_genes(bulk.columns, cells.var_names)
     if len(genes) < 10:
@@ -189,10 +217,11 @@ def align_to_bulk(cells: ad.AnnData, bulk: pd.DataFrame) -> tuple[ad.AnnData, pd
     x = cells.X.toarray() if sp.issparse(cells.X) else np.asarray(cells.X)
     x = x.astype(np.float32)
     cells.layers["lognorm"] = x.copy()
-    sc_lo, sc_hi = minmax_fit(x)
+    sc_lo, sc_hi = scaler_fit(x, scaling)
     cells.X = minmax_apply(x, sc_lo, sc_hi)
+    cells.uns["scaling"] = scaling
     b = bulk[genes].to_numpy(dtype=np.float32)
-    b_lo, b_hi = minmax_fit(b)
+    b_lo, b_hi = scaler_fit(b, scaling)
     bulk_scaled = pd.DataFrame(minmax_apply(b, b_lo, b_hi), index=bulk.index, columns=genes)
     cells.var["sc_min"], cells.var["sc_max"] = sc_lo, sc_hi
     cells.var["bulk_min"], cells.var["bulk_max"] = b_lo, b_hi

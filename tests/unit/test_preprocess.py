@@ -70,3 +70,25 @@ def test_align_to_bulk_scales_both_domains():
     assert {"sc_min", "sc_max", "bulk_min", "bulk_max"} <= set(scaled_cells.var.columns)
     with pytest.raises(ValueError, match="shared between bulk and single cells"):
         align_to_bulk(cells, bulk.rename(columns=lambda g: g.lower()))
+
+
+def test_align_to_bulk_can_z_score_each_domain():
+    """``zscore``: every gene of each domain centred with unit sd (constant genes 0); the stored
+    lo/hi are mean and mean + sd, so the same affine map reproduces the scaled cells."""
+    from drugshift.preprocess import minmax_apply, scaler_fit
+
+    cells = qc_and_normalise(_cells(), QCParams(scaling="zscore"))
+    bulk = pd.DataFrame(np.random.default_rng(1).normal(3, 2, size=(20, 40)), columns=[f"G{i}" for i in range(40)])
+    scaled_cells, scaled_bulk = align_to_bulk(cells, bulk, scaling="zscore")
+    assert scaled_cells.uns["scaling"] == "zscore"
+    for x in (np.asarray(scaled_cells.X), scaled_bulk.to_numpy()):
+        np.testing.assert_allclose(x.mean(axis=0), 0, atol=1e-5)
+        sd = x.std(axis=0)
+        assert np.all(np.isclose(sd, 1, atol=1e-4) | (sd == 0))
+    var = scaled_cells.var
+    again = minmax_apply(scaled_cells.layers["lognorm"], var["sc_min"].to_numpy(), var["sc_max"].to_numpy())
+    np.testing.assert_allclose(again, scaled_cells.X, atol=1e-6)
+    with pytest.raises(ValueError, match="scaling must be one of"):
+        scaler_fit(np.zeros((3, 2)), "rank")
+    with pytest.raises(ValueError, match="scaling"):
+        QCParams(scaling="rank")

@@ -1,4 +1,4 @@
-"""Rule preprocess_sc: QC, normalise and min-max scale cells; align bulk to the same genes."""
+"""Rule preprocess_sc: QC, normalise and scale cells (min-max or z-score per gene); align bulk to the same genes."""
 
 import anndata as ad
 import pandas as pd
@@ -12,7 +12,7 @@ params = QCParams.from_dict({**snakemake.params.qc, "normalised": snakemake.para
 raw = ad.read_h5ad(snakemake.input.cells)
 cells = qc_and_normalise(raw, params, name=snakemake.wildcards.dataset)
 log.info("QC %s", cells.uns["qc"])
-cells, bulk = align_to_bulk(cells, pd.read_parquet(snakemake.input.bulk))
+cells, bulk = align_to_bulk(cells, pd.read_parquet(snakemake.input.bulk), scaling=params.scaling)
 cells.write_h5ad(snakemake.output.cells)
 bulk.to_parquet(snakemake.output.bulk)
 plot_qc(raw, cells, params, snakemake.output.figure)

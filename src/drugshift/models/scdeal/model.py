@@ -30,6 +30,12 @@ KIND = "scdeal"
 SCALER_COLUMNS = {"cells": ("sc_min", "sc_max"), "bulk": ("bulk_min", "bulk_max")}
 
 _log = logging.getLogger("drugshift.models.scdeal")
+#: How the card describes each per-domain scaling (drugshift.preprocess.scaler_fit).
+_SCALING_TEXT = {
+    "minmax": "per-gene min-max to [0, 1], fitted per domain (drugshift.preprocess.align_to_bulk)",
+    "zscore": "per-gene z-score, fitted per domain (drugshift.preprocess.align_to_bulk); the scalers' min is the "
+              "mean and max the mean + sd",
+}
 
 
 def _is_anndata(x) -> bool:
@@ -271,7 +277,8 @@ class ScDEAL:
                 "cells": {"values": uns.get("values"), "qc": qc,
                           "normalisation": ("none (input already normalised)" if qc.get("normalised_input")
                                             else "normalize_total + log1p")},
-                "scaling": "per-gene min-max to [0, 1], fitted per domain (drugshift.preprocess.align_to_bulk)",
+                "scaling": _SCALING_TEXT[uns.get("scaling", "minmax")],
+                "scaler": uns.get("scaling", "minmax"),
             }
             genes = self.genes or list(map(str, cells.var_names))
             for domain, (lo, hi) in SCALER_COLUMNS.items():
