@@ -1,5 +1,6 @@
 """scDEAL on real cells through the workflow: config/scdeal_realdata.yaml cut down to A375 /
-PLX-4720 (108 cells, the paper's GSE140440 settings), run by Snakemake in a temporary copy."""
+PLX-4720 (108 cells, the paper's GSE140440 settings) and an ensemble of two (the config's five
+cost 2.5 times as long), run by Snakemake in a temporary copy."""
 
 import json
 import subprocess
@@ -24,6 +25,7 @@ def run(tmp_path_factory):
     cfg["sc"]["datasets"] = {"A375": cfg["sc"]["datasets"]["A375"]}
     cfg["scdeal"]["datasets"] = {"A375": cfg["scdeal"]["datasets"]["A375"]}
     cfg["scdeal"]["evaluation"]["enabled"] = False
+    cfg["scdeal"]["params"]["ensemble"] = 2
     (work / "a375.yaml").write_text(yaml.safe_dump(cfg))
     snakemake(["results/scdeal/summary.tsv", "--cores", "2", "--configfile", "a375.yaml"], work, timeout=1800)
     return work
@@ -34,9 +36,10 @@ def test_the_workflow_transfers_plx4720_response_to_a375_cells(run):
     assert set(summary["dataset"]) == {"A375"}
     metrics = json.loads((run / "results/scdeal/A375/plx-4720/metrics.json").read_text())
     assert metrics["transfer"]["n"] == 108
-    # The anchored transfer ranks the cells well at every seed measured (0.90-0.95 over seeds
-    # 42-44 in tests/realdata/test_scdeal_realdata.py); the bar is below all of them.
+    # The anchored ensembles of five ranked the cells at 0.77-0.92 over ensemble seeds 42-44
+    # (docs/reliability.md), 0.92 at seed 42, the seed used here.
     assert metrics["transfer"]["auroc"] > 0.8, metrics["transfer"]
+    assert len(metrics["members"]["auroc"]) == 2 and metrics["verdict"]
     card = json.loads((run / "results/scdeal/A375/plx-4720/model/model.json").read_text())
     assert card["n_genes"] == len(card["genes"]) > 1000 and card["params"]["bulk_bottleneck"] == 512
     assert card["preprocessing"]["cells"]["values"] == "normalised"
@@ -45,8 +48,8 @@ def test_the_workflow_transfers_plx4720_response_to_a375_cells(run):
 def test_the_saved_model_reproduces_the_workflows_predictions_in_a_fresh_process(run, tmp_path):
     out = run / "results/scdeal/A375/plx-4720"
     code = ("import sys, anndata as ad, numpy as np\n"
-            "from drugshift.models.scdeal import ScDEAL\n"
-            "np.save(sys.argv[3], ScDEAL.load(sys.argv[1]).predict(ad.read_h5ad(sys.argv[2])))\n")
+            "from drugshift.models.scdeal import load_scdeal\n"
+            "np.save(sys.argv[3], load_scdeal(sys.argv[1]).predict(ad.read_h5ad(sys.argv[2])))\n")
     subprocess.run([sys.executable, "-c", code, str(out / "model"), str(run / "results/sc/A375/processed.h5ad"),
                     str(tmp_path / "p.npy")], check=True, timeout=300)
     workflow = ad.read_h5ad(out / "predictions.h5ad").obs["sens_prob"].to_numpy()
