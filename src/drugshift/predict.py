@@ -21,8 +21,10 @@ def scdeal_probabilities(model, x) -> pd.DataFrame:
     :attr:`threshold`, the rule of ``params.label_threshold``). The frame's index is 0..n-1.
     """
     if hasattr(model, "predict_members"):
+        from drugshift.models.scdeal.diagnostics import member_spread
+
         members = model.predict_members(x)
-        prob, sd = members.mean(axis=1), members.std(axis=1, ddof=1)
+        prob, sd = members.mean(axis=1), member_spread(members)
         out = pd.DataFrame({"sens_prob": prob, "sens_prob_sd": sd,
                             "sens_uncertain": (sd > model.params.uncertain_sd).astype(np.int8)})
     else:

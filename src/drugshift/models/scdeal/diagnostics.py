@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = ["MAX_UNCERTAIN_FRACTION", "MIN_BULK_AUROC", "MIN_MEMBER_AGREEMENT", "VERDICTS", "domain_auroc",
-           "label_thresholds", "log_diagnostics", "member_agreement", "reliability", "transfer_diagnostics"]
+           "label_thresholds", "log_diagnostics", "member_agreement", "member_spread", "reliability", "transfer_diagnostics"]
 
 VERDICTS = ("ok", "low-agreement", "orientation-flip", "no-bulk-signal")
 #: Below this out-of-fold bulk AUROC the bulk labels carry too little signal to transfer.
@@ -50,6 +50,13 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(spearmanr(a, b).statistic)
+
+
+def member_spread(member_probs: np.ndarray) -> np.ndarray:
+    """Each cell's ensemble spread: the sd (ddof 1) of the members' probabilities, rows of
+    ``(cells, members)``; 0 for a single member."""
+    probs = np.asarray(member_probs, float)
+    return probs.std(axis=1, ddof=1) if probs.shape[1] > 1 else np.zeros(len(probs))
 
 
 def member_agreement(member_probs: np.ndarray) -> float | None:
@@ -164,7 +171,7 @@ def transfer_diagnostics(member_probs: np.ndarray, member_probs_no_transfer: np.
     probs = np.asarray(member_probs, float)
     base = np.asarray(member_probs_no_transfer, float)
     k = probs.shape[1]
-    sd = probs.std(axis=1, ddof=1) if k > 1 else np.zeros(len(probs))
+    sd = member_spread(probs)
     out = {
         "members": int(k),
         "bulk_val_auroc": [float(a) for a in bulk_val_auroc],

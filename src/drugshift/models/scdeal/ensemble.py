@@ -21,7 +21,8 @@ from torch import nn
 from drugshift.cards import array_sha256
 from drugshift.checkpoint import read_model_dir, save_model_dir
 from drugshift.models.scdeal.data import cell_clusters, check_bulk, check_cells
-from drugshift.models.scdeal.model import ScDEAL, _names, diagnose_members
+from drugshift.models.scdeal.diagnostics import member_spread
+from drugshift.models.scdeal.model import ScDEAL, _names, diagnose_members, gene_matrix
 from drugshift.params import ScDEALParams
 from drugshift.train import resolve_device, resolve_precision
 
@@ -122,7 +123,7 @@ class ScDEALEnsemble:
         p, log = self.params, log or _log
         genes = _names(bulk, "genes") or _names(cells, "genes")
         Xb, yb = check_bulk(bulk, y_bulk)
-        Xs = check_cells(ScDEAL(p.replace(ensemble=1), device=self.device)._matrix(cells, "X_sc", genes), Xb.shape[1])
+        Xs = check_cells(gene_matrix(cells, "X_sc", genes), Xb.shape[1])
         if clusters is None and p.reg_weight > 0:  # once, for every member
             clusters = cell_clusters(Xs, p.leiden_resolution, p.seed, neighbors_method=p.leiden_neighbors)
             log.info("scDEAL ensemble: %d Leiden clusters at resolution %g", int(clusters.max()) + 1,
@@ -183,7 +184,7 @@ class ScDEALEnsemble:
 
     def predict_sd(self, cells) -> np.ndarray:
         """The members' spread (standard deviation, ddof 1) per cell: the ensemble's uncertainty."""
-        return self.predict_members(cells).std(axis=1, ddof=1)
+        return member_spread(self.predict_members(cells))
 
     def predict_no_transfer(self, cells) -> np.ndarray:
         """The members' bulk models without transfer, averaged."""

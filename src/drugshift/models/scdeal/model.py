@@ -22,7 +22,7 @@ from drugshift.params import ScDEALParams
 from drugshift.resume import open_checkpoints
 from drugshift.train import History, as_float_matrix, resolve_device, resolve_precision
 
-__all__ = ["KIND", "ScDEAL", "diagnose_members", "fit_bulk_model"]
+__all__ = ["KIND", "ScDEAL", "diagnose_members", "fit_bulk_model", "gene_matrix"]
 
 #: The model folder's ``kind`` (:func:`drugshift.checkpoint.save_model_dir`).
 KIND = "scdeal"
@@ -295,19 +295,9 @@ class ScDEAL:
         return self.module
 
     def _matrix(self, x, what: str, genes: list[str] | None = None) -> np.ndarray:
-        """``x`` as float32 ``(n, genes)`` in the model's gene order: named genes are matched by
-        name (every model gene must be present), bare arrays must have the model's width."""
-        genes = genes if genes is not None else self.genes
-        names = _names(x, "genes")
-        if names is not None and genes is not None and names != genes:
-            missing = [g for g in genes if g not in set(names)]
-            if missing:
-                raise ValueError(f"{what} lacks {len(missing)} of the model's genes (first: {missing[:5]})")
-            x = x[:, genes] if _is_anndata(x) else x[genes]
-        if _is_anndata(x):
-            x = x.X
-        n_genes = None if self.module is None else self.module.n_genes
-        return as_float_matrix(x, what, n_genes)
+        """:func:`gene_matrix` of ``x`` in this model's genes and width."""
+        return gene_matrix(x, what, genes if genes is not None else self.genes,
+                           None if self.module is None else self.module.n_genes)
 
     def _apply(self, fn, x, what: str) -> np.ndarray:
         return apply_in_chunks(fn, self._matrix(x, what), self.device)
@@ -467,6 +457,21 @@ class ScDEAL:
     def __repr__(self) -> str:
         state = "untrained" if self.module is None else f"{self.module.n_genes} genes"
         return f"ScDEAL(drug={self.drug!r}, {state}, mode={self.params.mode!r}, seed={self.params.seed})"
+
+
+def gene_matrix(x, what: str, genes: list[str] | None, n_genes: int | None = None) -> np.ndarray:
+    """``x`` as float32 ``(n, genes)`` in the order of ``genes``: named genes (AnnData, DataFrame)
+    are matched by name (every gene must be present), bare arrays must have ``n_genes`` columns
+    when it is given."""
+    names = _names(x, "genes")
+    if names is not None and genes is not None and names != genes:
+        missing = [g for g in genes if g not in set(names)]
+        if missing:
+            raise ValueError(f"{what} lacks {len(missing)} of the model's genes (first: {missing[:5]})")
+        x = x[:, genes] if _is_anndata(x) else x[genes]
+    if _is_anndata(x):
+        x = x.X
+    return as_float_matrix(x, what, n_genes)
 
 
 def diagnose_members(members: list[ScDEAL], Xs: np.ndarray, params: ScDEALParams,
