@@ -5,7 +5,7 @@ import pandas as pd
 
 from drugshift import runlog
 from drugshift.patient_analysis import bicluster, cluster_zscores, extreme_labels, response_matrix, target_association
-from drugshift.plots import plot_bicluster
+from drugshift.plots import plot_bicluster, save_figure
 
 log = runlog.start(snakemake.log[0])
 cfg = snakemake.params.bicluster
@@ -24,7 +24,7 @@ expression = patients[patients["cohort"] == cohort].drop(columns="cohort")
 labels = extreme_labels(matrix, cfg["extreme_fraction"])
 association = target_association(expression, labels, snakemake.params.drug_targets, log=log)
 association.to_csv(snakemake.output.association, sep="\t", index=False, float_format="%.6g")
-plot_bicluster(matrix, rows, cols, snakemake.output.figure, zscores=zscores,
-               title=f"predicted response, {matrix.shape[0]} patients x {matrix.shape[1]} drugs")
+save_figure(plot_bicluster(matrix, rows, cols, zscores=zscores,
+               title=f"predicted response, {matrix.shape[0]} patients x {matrix.shape[1]} drugs"), snakemake.output.figure)
 log.info("biclustered %d patients x %d drugs into %d x %d clusters; %d target tests", *matrix.shape,
          rows.nunique(), cols.nunique(), len(association))

@@ -5,7 +5,7 @@ import anndata as ad
 
 from drugshift import runlog
 from drugshift.interpret import critical_gene_overlap, critical_genes
-from drugshift.plots import plot_critical_genes
+from drugshift.plots import plot_critical_genes, save_figure
 
 log = runlog.start(snakemake.log[0])
 cells = ad.read_h5ad(snakemake.input.cells)
@@ -19,5 +19,5 @@ for what, path, out in (("cells", snakemake.input.cells, snakemake.output.cells)
 overlap = critical_gene_overlap(tables["cells"], tables["bulk"])
 overlap.to_csv(snakemake.output.overlap, sep="\t", index=False, float_format="%.6g")
 log.info("bulk vs single-cell overlap:\n%s", overlap.drop(columns="shared_genes").to_string(index=False))
-plot_critical_genes(cells, tables["cells"], snakemake.output.figure, top=snakemake.params.top,
-                    title=f"{snakemake.wildcards.dataset} / {snakemake.wildcards.drug}")
+save_figure(plot_critical_genes(cells, tables["cells"], top=snakemake.params.top,
+                    title=f"{snakemake.wildcards.dataset} / {snakemake.wildcards.drug}"), snakemake.output.figure)

@@ -4,11 +4,11 @@ import anndata as ad
 
 from drugshift import runlog
 from drugshift.models.scdeal import load_scdeal
-from drugshift.plots import plot_transfer_diagnostics
+from drugshift.plots import plot_transfer_diagnostics, save_figure
 
 log = runlog.start(snakemake.log[0])
 model = load_scdeal(snakemake.input.model)
 wildcards = snakemake.wildcards
-plot_transfer_diagnostics(ad.read_h5ad(snakemake.input.predictions), model.diagnostics, snakemake.output[0],
-                          title=f"{wildcards.dataset} / {model.drug or wildcards.drug}: {model.diagnostics['verdict']}")
+save_figure(plot_transfer_diagnostics(ad.read_h5ad(snakemake.input.predictions), model.diagnostics,
+                          title=f"{wildcards.dataset} / {model.drug or wildcards.drug}: {model.diagnostics['verdict']}"), snakemake.output[0])
 log.info("%s: verdict %s", model, model.diagnostics["verdict"])

@@ -4,7 +4,7 @@ import anndata as ad
 import pandas as pd
 
 from drugshift import runlog
-from drugshift.plots import plot_qc
+from drugshift.plots import plot_qc, save_figure
 from drugshift.preprocess import QCParams, align_to_bulk, qc_and_normalise
 
 log = runlog.start(snakemake.log[0])
@@ -15,4 +15,4 @@ log.info("QC %s", cells.uns["qc"])
 cells, bulk = align_to_bulk(cells, pd.read_parquet(snakemake.input.bulk), scaling=params.scaling)
 cells.write_h5ad(snakemake.output.cells)
 bulk.to_parquet(snakemake.output.bulk)
-plot_qc(raw, cells, params, snakemake.output.figure)
+save_figure(plot_qc(raw, cells, params), snakemake.output.figure)
