@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: demo ablations test lint dry-run clean-results envs
+.PHONY: demo ablations report test lint dry-run clean-results envs
 
 # The environment is built WITH dependency resolution, held to the exact pins of
 # envs/requirements.txt, so a dependency without a pin, or a range that excludes its pin, fails
@@ -33,7 +33,15 @@ envs:
 demo: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)
 	@echo "Demo finished: scDEAL metrics in results/scdeal/summary.tsv (interpretation beside each model),"
-	@echo "CODE-AE benchmark in results/codeae/benchmark.tsv, figures in results/figures/, logs in logs/."
+	@echo "CODE-AE benchmark in results/codeae/benchmark.tsv, figures in results/figures/ (the papers' panels in"
+	@echo "results/figures/paper/, what this config cannot draw in MISSING.tsv there), logs in logs/; make report for the HTML report."
+
+# The demo (made first, if it is not up to date), then every paper panel and table in one HTML file.
+report: $(VENV)/.installed
+	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --report results/report.html
+	@echo "Report: results/report.html (open it in a browser); paper panels in results/figures/paper/,"
+	@echo "the panels this config cannot draw, with the reason, in results/figures/paper/MISSING.tsv."
 
 ablations: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES) scdeal_evaluation

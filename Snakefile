@@ -39,6 +39,8 @@ include: "workflow/rules/scdeal_eval.smk"
 include: "workflow/rules/interpret.smk"
 include: "workflow/rules/codeae.smk"
 include: "workflow/rules/predict.smk"
+include: "workflow/rules/confounder.smk"
+include: "workflow/rules/paper.smk"
 
 
 # Rules that do almost nothing (targets, gathers and summaries, downloads: compute nodes are often
@@ -54,6 +56,7 @@ localrules:
     benchmark_codeae,
     codeae_benchmark,
     predict,
+    paper_figures,
 
 
 rule all:

@@ -22,6 +22,11 @@ score zero-shot predictions. Formats:
 not listed keeps its GDSC name (lower-cased for ``xena`` clinical tables). ``score_drugs``
 restricts the drugs scored in the cohort (default: every drug it has labels for).
 
+``phenotype`` (any format, optional) annotates the samples for figures and the sex-confounder
+experiment: a Xena phenotype file (``sample``, ``sample_type``, ``_primary_disease``, optionally
+``_gender``) or any table whose first column is the sample id with some of the columns
+``tumour_type``, ``sample_type``, ``sex``; :func:`read_samples` gives the tidy form.
+
 ``values`` says what the expression is: ``counts`` (→ log2(CPM + 1)), ``tpm`` (→ log2(TPM + 1)),
 ``log`` (log-scale already, e.g. Xena's log2(TPM + 0.001)) or ``normalised`` (e.g. z-scores);
 the last two are used as they are. CODE-AE's feature step then z-scores each gene within each
@@ -41,17 +46,17 @@ import pandas as pd
 
 from drugshift.params import ConfigError
 
-__all__ = ["FORMATS", "RESERVED_NAMES", "VALUES", "Cohort", "cohort_labels", "expression_entry", "read_drug_names",
-           "read_expression", "to_log_scale"]
+__all__ = ["FORMATS", "RESERVED_NAMES", "SAMPLE_COLUMNS", "VALUES", "Cohort", "cohort_labels", "expression_entry",
+           "read_drug_names", "read_expression", "read_samples", "to_log_scale"]
 
 FORMATS = ("xena", "pdtc", "table")
 VALUES = ("counts", "tpm", "log", "normalised")
 #: Names a cohort cannot take: the cell-line domain and the cell-line CV rows of the benchmark.
 RESERVED_NAMES = ("cell_lines", "gdsc_cv")
 _KEYS = {
-    "xena": {"format", "expression", "values", "labels", "drugs", "score_drugs", "probemap"},
-    "pdtc": {"format", "expression", "values", "labels", "drugs", "score_drugs"},
-    "table": {"format", "expression", "values", "labels", "drug", "score_drugs"},
+    "xena": {"format", "expression", "values", "labels", "drugs", "score_drugs", "probemap", "phenotype"},
+    "pdtc": {"format", "expression", "values", "labels", "drugs", "score_drugs", "phenotype"},
+    "table": {"format", "expression", "values", "labels", "drug", "score_drugs", "phenotype"},
 }
 
 
@@ -82,6 +87,7 @@ class Cohort:
         drugs: GDSC name → cohort name, or the file holding that mapping.
         score_drugs: the GDSC drugs scored in this cohort (``None``: every drug it has labels for).
         probemap: ``xena``: the probe map of Ensembl ids to gene symbols.
+        phenotype: the per-sample annotation file (tumour type, sample type, sex), if any.
     """
 
     name: str
@@ -93,6 +99,7 @@ class Cohort:
     drugs: dict[str, str] | str | None = None
     score_drugs: tuple[str, ...] | None = None
     probemap: str | None = None
+    phenotype: str | None = None
 
     @classmethod
     def from_config(cls, name: str, entry: Mapping) -> Cohort:
@@ -140,7 +147,7 @@ class Cohort:
         if score is not None and (not isinstance(score, (list, tuple)) or not all(isinstance(d, str) for d in score)):
             raise ConfigError(f"{where}.score_drugs: expected a list of GDSC drug names, got {score!r}")
         return cls(name, fmt, entry["values"], _paths(entry["expression"]), labels, entry.get("drug"), drugs,
-                   None if score is None else tuple(score), entry.get("probemap"))
+                   None if score is None else tuple(score), entry.get("probemap"), entry.get("phenotype"))
 
     def expression_files(self) -> dict[str, str | list[str]]:
         """The files the expression is read from, by role (for the workflow's DAG)."""
@@ -165,6 +172,47 @@ class Cohort:
         if isinstance(self.drugs, str):
             return read_drug_names(self.drugs)
         return dict(self.drugs or {})
+
+
+SAMPLE_COLUMNS = ("tumour_type", "sample_type", "sex")
+
+
+def read_samples(path: str | Path) -> pd.DataFrame:
+    """A cohort's per-sample annotation in tidy form: index ``sample``, str columns
+    ``tumour_type``, ``sample_type`` and ``sex`` (``Female``/``Male``), missing where the file
+    does not say.
+
+    Reads a Xena phenotype file (:func:`drugshift.io.tcga.read_xena_phenotype`) when it has
+    ``_primary_disease``/``primary_disease``, otherwise a table whose first column is the sample
+    id and that has at least one of the columns of :data:`SAMPLE_COLUMNS`.
+
+    Raises:
+        InputError: none of the annotation columns, duplicated samples, or an unreadable file.
+    """
+    from drugshift.errors import InputError
+    from drugshift.io._table import detect_sep, read_table
+    from drugshift.io.tcga import read_xena_phenotype
+
+    path = Path(path)
+    header = read_table(path, sep=detect_sep(path), dtype=str, index_col=0, allow_empty=True)
+    if {"_primary_disease", "primary_disease"} & set(header.columns):
+        table = read_xena_phenotype(path).rename(columns={"primary_disease": "tumour_type"})
+    else:
+        present = [c for c in SAMPLE_COLUMNS if c in header.columns]
+        if not present:
+            raise InputError(path, f"a sample annotation needs one of the columns {', '.join(SAMPLE_COLUMNS)} "
+                             f"(or a Xena phenotype layout); found {', '.join(map(str, header.columns))}")
+        table = header[present].copy()
+        table.index = pd.Index(table.index.astype(str).str.strip(), name="sample")
+        if table.index.duplicated().any():
+            raise InputError(path, f"duplicated sample id(s): {', '.join(table.index[table.index.duplicated()][:5])}")
+        if "sex" in table:
+            sex = table["sex"].str.strip().str.capitalize()
+            table["sex"] = sex.where(sex.isin(["Female", "Male"]))
+    for column in SAMPLE_COLUMNS:
+        if column not in table:
+            table[column] = pd.NA
+    return table[list(SAMPLE_COLUMNS)]
 
 
 def read_drug_names(path: str | Path) -> dict[str, str]:

@@ -1,15 +1,15 @@
-"""Cell–cell kNN graph and Leiden clustering: the one place drugshift calls scanpy's
-``pp.neighbors`` and ``tl.leiden``.
+"""Cell–cell kNN graph, Leiden clustering and UMAP: the one place drugshift calls scanpy's
+``pp.neighbors``, ``tl.leiden`` and ``tl.umap``.
 
-Every caller (pseudotime in :mod:`drugshift.interpret`, the prediction UMAP in
-:mod:`drugshift.plots`, scDEAL's cell clusters) goes through :func:`neighbors`, so the same
+Every caller (pseudotime in :mod:`drugshift.interpret`, the cell maps of the figures,
+scDEAL's cell clusters) goes through :func:`neighbors`, so the same
 workaround and the same clamping hold everywhere.
 """
 from __future__ import annotations
 
 import inspect
 
-__all__ = ["neighbors", "leiden"]
+__all__ = ["neighbors", "leiden", "umap_coordinates"]
 
 
 def neighbors(adata, *, use_rep: str, n_neighbors: int = 15, method: str = "umap", seed: int = 0) -> None:
@@ -58,3 +58,19 @@ def leiden(adata, *, resolution: float = 1.0, seed: int = 0) -> None:
     seed_kw = "rng" if "rng" in inspect.signature(sc.tl.leiden).parameters else "random_state"
     kwargs[seed_kw] = seed
     sc.tl.leiden(adata, resolution=resolution, **kwargs)
+
+
+def umap_coordinates(adata, *, use_rep: str = "X_scdeal", seed: int = 0):
+    """2-D UMAP (scanpy ``tl.umap``) of the cells on ``adata.obsm[use_rep]``, over the kNN graph
+    of :func:`neighbors`; ``adata`` is left unchanged.
+
+    Returns:
+        ``(cells, 2)`` float array.
+    """
+    import numpy as np
+    import scanpy as sc
+
+    work = adata.copy()
+    neighbors(work, use_rep=use_rep, seed=seed)
+    sc.tl.umap(work, random_state=seed)
+    return np.asarray(work.obsm["X_umap"], dtype=np.float64)

@@ -450,7 +450,8 @@ def deg_score_agreement(adata: ad.AnnData, predicted, truth, n_genes: int = 50, 
         null = np.nan_to_num(null, nan=0.0)
         entry.update(pearson_r=r, p_empirical=float((1 + np.sum(null >= r)) / (1 + n_null)),
                      null_mean=float(null.mean()) if n_null else float("nan"),
-                     null_sd=float(null.std()) if n_null else float("nan"))
+                     null_sd=float(null.std()) if n_null else float("nan"),
+                     null_r=[round(float(x), 6) for x in null])
         stats[group] = entry
     return stats, scores
 
@@ -489,7 +490,8 @@ def root_mask(values, root) -> np.ndarray:
 
 
 def diffusion_pseudotime(adata: ad.AnnData, root_cells, layer: str | None = "lognorm", n_pcs: int = 30,
-                         n_neighbors: int = 15, n_dcs: int = 10, seed: int = 42) -> np.ndarray:
+                         n_neighbors: int = 15, n_dcs: int = 10, seed: int = 42,
+                         return_diffmap: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Diffusion pseudotime (scanpy ``dpt``; Haghverdi et al. 2016) of every cell.
 
     PCA of the expression (``layer``), Gaussian kNN graph, diffusion map, then DPT from one root
@@ -497,7 +499,8 @@ def diffusion_pseudotime(adata: ad.AnnData, root_cells, layer: str | None = "log
     one at the far end of the first diffusion component, on the side opposite to the other cells.
 
     Returns:
-        ``(cells,)`` pseudotime in [0, 1] (``inf`` for cells unreachable from the root).
+        ``(cells,)`` pseudotime in [0, 1] (``inf`` for cells unreachable from the root); with
+        ``return_diffmap`` also the ``(cells, 2)`` first two non-trivial diffusion components.
     """
     import scanpy as sc
 
@@ -517,4 +520,7 @@ def diffusion_pseudotime(adata: ad.AnnData, root_cells, layer: str | None = "log
         side = np.sign(dc1[root_cells].mean() - others) or 1.0
         work.uns["iroot"] = int(cand[np.argmax(side * dc1[cand])])
         sc.tl.dpt(work, n_dcs=min(n_dcs, work.obsm["X_diffmap"].shape[1]))
-    return work.obs["dpt_pseudotime"].to_numpy(np.float64)
+    pseudotime = work.obs["dpt_pseudotime"].to_numpy(np.float64)
+    if return_diffmap:
+        return pseudotime, np.asarray(work.obsm["X_diffmap"][:, 1:3], dtype=np.float64)
+    return pseudotime

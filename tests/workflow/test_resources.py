@@ -62,7 +62,8 @@ def test_every_rule_has_one_tier_or_is_local():
         tiers[name] = named[0]
     training = {name for name, t in tiers.items() if t == "training"}
     trains = {name for name, block in blocks.items() if re.search(r"^\s+device=config\[\"device\"\]", block, flags=re.M)}
-    assert training == trains == {"train_scdeal", "tune_scdeal", "ablate_scdeal", "pretrain_codeae", "finetune_codeae"}
+    assert training == trains == {"train_scdeal", "tune_scdeal", "ablate_scdeal", "pretrain_codeae", "finetune_codeae",
+                                  "sex_confounder"}
     assert {"all", "predict", "codeae_benchmark", "scdeal_evaluation", "summarise_scdeal"} <= local
 
 

@@ -111,8 +111,10 @@ rule benchmark_codeae:
                            drug=CODEAE_DRUGS),
         labels=expand("results/patients/{cohort}/labels.parquet", cohort=CODEAE_COHORTS),
     output:
-        table="results/codeae/benchmark.tsv",
-        summary="results/codeae/rank_summary.tsv",
+        table=report("results/codeae/benchmark.tsv", caption="../report/tables/codeae_benchmark.rst",
+                     category="Tables", labels={"table": "CODE-AE benchmark, per fold model"}),
+        summary=report("results/codeae/rank_summary.tsv", caption="../report/tables/codeae_ranks.rst",
+                       category="Tables", labels={"table": "CODE-AE mean ranks"}),
     params:
         cohorts=CODEAE_COHORTS,
     conda:

@@ -291,6 +291,7 @@ def all_targets():
         targets.append(f"results/patients/{cohort}/expression.parquet")
     targets += codeae_targets()
     targets += predict_targets()
+    targets += ["results/figures/paper/PANELS.tsv", "results/figures/paper/MISSING.tsv"]
     return targets
 
 
@@ -357,3 +358,116 @@ def predict_targets():
         for name, job in PREDICT_JOBS.items()
         for out in (f"predictions.{job.output_format}", "summary.json")
     ]
+
+
+# The papers' figure panels (workflow/rules/paper.smk): what this config can draw, and why not
+# the rest (drugshift.paper_figures; written to results/figures/paper/MISSING.tsv).
+from drugshift.paper_figures import FigureInputs, panel_pattern, plan_panels
+
+
+def figure_inputs():
+    cohorts = {name: {"format": c.format, "labelled": c.labels is not None, "phenotype": c.phenotype is not None}
+               for name, c in PATIENTS.items()}
+    return FigureInputs(
+        datasets={ds: slug(SC_DATASETS[ds]["drug"]) for ds in DATASETS},
+        labelled=LABELLED,
+        pseudotime=[ds for ds in DATASETS if ds in config["interpret"]["pseudotime"]],
+        evaluation_settings=eval_settings() if EVAL["enabled"] and LABELLED else [],
+        seeds=EVAL["seeds"],
+        subsamples=EVAL["subsamples"],
+        codeae_methods=CODEAE_METHODS,
+        cohorts=cohorts if CODEAE_METHODS else {},
+        bicluster_cohort=BICLUSTER_COHORT if BICLUSTER_COHORT in CODEAE_COHORTS else None,
+        sex_confounder=bool(CODEAE_METHODS) and config["codeae"].get("sex_confounder", {}).get("enabled", False),
+    )
+
+
+# Panel rules (workflow/rules/paper.smk): the plan, their named outputs and their inputs.
+PAPER_PLAN = plan_panels(figure_inputs())
+
+
+PAPER_CATEGORY = {"scDEAL": "scDEAL paper", "CODE-AE": "CODE-AE paper", "drugshift": "Beyond the papers"}
+
+
+def paper_files(*keys, per_dataset=False):
+    """Named outputs of a panel rule: the planned files of `keys` (per dataset: their pattern
+    with the {dataset} wildcard), each a report entry: category = paper, subcategory = figure and
+    dataset or cohort, caption workflow/report/paper/<panel>.rst."""
+    out = {}
+    for f in PAPER_PLAN:
+        if f.panel.key not in keys or f.path is None:
+            continue
+        item = {"group": f.group} if f.group else {}
+        if not per_dataset and f.cohort:
+            item["cohort"] = f.cohort
+        where = "{dataset}" if per_dataset else f.cohort
+        figure = f"Fig. {f.panel.figure}" if f.panel.figure != "-" else "Method comparison"
+        name = "_".join(x for x in (f.panel.key, f.cohort, f.group) if x)
+        out[name] = report(panel_pattern(f.panel.key, **item), caption=f"../report/paper/{f.panel.key}.rst",
+                           category=PAPER_CATEGORY[f.panel.paper],
+                           subcategory=f"{figure} · {where}" if where else figure,
+                           labels={"panel": f.panel.panel, "data": where or "all", "group": f.group or "-"})
+    return out
+
+
+def planned(*keys, dataset=None):
+    """Whether any file of `keys` is drawn (for `dataset`, when given)."""
+    return any(f.path and f.panel.key in keys and (dataset is None or f.dataset == dataset) for f in PAPER_PLAN)
+
+
+def datasets_with(key):
+    """A wildcard pattern of the datasets that get panel `key`."""
+    return "|".join(re.escape(d) for d in DATASETS if planned(key, dataset=d)) or "NO_DATASET"
+
+
+def scdeal_cell_inputs(wildcards):
+    """What the per-dataset scDEAL panels draw from (DEG scores where labelled, pseudotime where configured)."""
+    out = f"results/scdeal/{wildcards.dataset}/{dataset_drug(wildcards)}"
+    inputs = {"predictions": f"{out}/predictions.h5ad", "umap": f"{out}/umap.tsv",
+              "critical": f"{out}/critical_genes.tsv", "attr": f"{out}/attr_integrated_gradient.h5ad"}
+    if wildcards.dataset in LABELLED:
+        inputs |= {"deg_scores": f"{out}/deg_scores.tsv", "deg_stats": f"{out}/deg_scores.json"}
+    if wildcards.dataset in config["interpret"]["pseudotime"]:
+        inputs["pseudotime"] = f"{out}/pseudotime.tsv"
+    return inputs
+
+
+def sample_tables():
+    """Each cohort's tidy sample annotation, where it has a `phenotype`."""
+    return {f"samples_{c}": f"results/patients/{c}/samples.tsv" for c, p in PATIENTS.items() if p.phenotype}
+
+
+def codeae_map_inputs(wildcards):
+    """Both domains' features, the encoders whose embeddings are mapped, tissue annotations."""
+    inputs = {"cell_lines": "results/codeae/data/cell_lines.parquet", "patients": "results/codeae/data/patients.parquet"}
+    for method in ("ae", "codeae_adv"):
+        if method in CODEAE_PRETRAINED:
+            inputs[f"encoder_{method}"] = f"results/codeae/{method}/pretrain/encoder"
+            # The domain-classifier AUROCs of pretraining, on the inputs and on this embedding.
+            inputs[f"deconfounding_{method}"] = f"results/codeae/{method}/pretrain/deconfounding.json"
+    if "sample_info" in config["bulk"]:
+        inputs["cell_line_info"] = config["bulk"]["sample_info"]
+    return inputs | sample_tables()
+
+
+def codeae_cluster_inputs(wildcards):
+    inputs = {"clusters": "results/codeae/bicluster/patient_clusters.tsv",
+              "predictions": [f"results/codeae/{CODEAE['main_method']}/{d}/predictions.parquet" for d in CODEAE_DRUGS]}
+    if PATIENTS.get(BICLUSTER_COHORT) and PATIENTS[BICLUSTER_COHORT].phenotype:
+        inputs["samples"] = f"results/patients/{BICLUSTER_COHORT}/samples.tsv"
+    return inputs
+
+
+# Tumour classification with sex as a confounder (workflow/rules/confounder.smk).
+SEX_CONFOUNDER = config["codeae"]["sex_confounder"]
+
+
+SEX_CONFOUNDER_FIGURE = "results/figures/paper/codeae_fig2d-g_sex_confounder.png"
+if SEX_CONFOUNDER["enabled"] and SEX_CONFOUNDER["cohort"] not in PATIENTS:
+    raise WorkflowError(f"invalid configuration: codeae.sex_confounder.cohort: no cohort {SEX_CONFOUNDER['cohort']!r} "
+                        f"under `patients` (configured: {', '.join(PATIENTS) or 'none'})")
+
+
+def sex_confounder_method_params(wildcards):
+    """The resolved parameters of the experiment's pretrained methods (raw has none), as dicts."""
+    return {m: resolve_codeae_params(config, m).to_dict() for m in SEX_CONFOUNDER["methods"] if m != "raw"}

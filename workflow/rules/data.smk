@@ -102,6 +102,24 @@ rule tidy_cohort:
         "../scripts/tidy_cohort.py"
 
 
+rule cohort_samples:
+    input:
+        lambda wc: PATIENTS[wc.cohort].phenotype or [],
+    output:
+        "results/patients/{cohort}/samples.tsv",
+    threads: tier_threads("light")
+    resources:
+        **tier("light"),
+    conda:
+        "../../envs/environment.yaml"
+    log:
+        "logs/cohort_samples/{cohort}.log",
+    benchmark:
+        "benchmarks/rules/cohort_samples/{cohort}.tsv"
+    script:
+        "../scripts/cohort_samples.py"
+
+
 rule cohort_labels:
     input:
         unpack(cohort_label_inputs),

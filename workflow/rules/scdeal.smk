@@ -70,13 +70,33 @@ rule evaluate_scdeal:
         "../scripts/evaluate_scdeal.py"
 
 
-rule plot_scdeal_umap:
+rule cell_umap:
     input:
         "results/scdeal/{dataset}/{drug}/predictions.h5ad",
     output:
-        report("results/figures/scdeal/{dataset}_{drug}_umap.png", caption="../report/scdeal_umap.rst", category="scDEAL"),
+        "results/scdeal/{dataset}/{drug}/umap.tsv",
     params:
         seed=config["seed"],
+    threads: tier_threads("medium")
+    resources:
+        **tier("medium"),
+    conda:
+        "../../envs/environment.yaml"
+    log:
+        "logs/cell_umap/{dataset}/{drug}.log",
+    benchmark:
+        "benchmarks/rules/cell_umap/{dataset}/{drug}.tsv"
+    script:
+        "../scripts/cell_umap.py"
+
+
+rule plot_scdeal_umap:
+    input:
+        predictions="results/scdeal/{dataset}/{drug}/predictions.h5ad",
+        umap="results/scdeal/{dataset}/{drug}/umap.tsv",
+    output:
+        report("results/figures/scdeal/{dataset}_{drug}_umap.png", caption="../report/scdeal_umap.rst", category="scDEAL"),
+    params:
         labelled=lambda wc: wc.dataset in LABELLED,
     threads: tier_threads("medium")
     resources:
@@ -118,7 +138,8 @@ rule summarise_scdeal:
     input:
         [f"results/scdeal/{ds}/{slug(SC_DATASETS[ds]['drug'])}/metrics.json" for ds in LABELLED],
     output:
-        "results/scdeal/summary.tsv",
+        report("results/scdeal/summary.tsv", caption="../report/tables/scdeal_summary.rst", category="Tables",
+               labels={"table": "scDEAL metrics per dataset"}),
     conda:
         "../../envs/environment.yaml"
     log:

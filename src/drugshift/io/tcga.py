@@ -73,21 +73,26 @@ def read_xena_phenotype(path: str | Path) -> pd.DataFrame:
     """Read Xena TCGA sample phenotypes (``TCGA_phenotype_denseDataOnlyDownload.tsv`` layout).
 
     Input: CSV or TSV (detected); first column the sample barcode (header ``sample`` or
-    empty), columns ``sample_type`` and ``_primary_disease`` (or ``primary_disease``); other
-    columns ignored.
+    empty), columns ``sample_type`` and ``_primary_disease`` (or ``primary_disease``), and
+    optionally ``_gender`` (or ``gender``: FEMALE/MALE, any case); other columns ignored.
 
     Output: DataFrame indexed by sample (name ``sample``) with str columns ``sample_type``
-    (e.g. ``"Primary Tumor"``) and ``primary_disease`` (e.g. ``"thyroid carcinoma"``).
+    (e.g. ``"Primary Tumor"``), ``primary_disease`` (e.g. ``"thyroid carcinoma"``) and, when
+    the file has a gender column, ``sex`` (``"Female"``, ``"Male"`` or missing).
     Raises InputError for missing columns or duplicated samples.
     """
     path = Path(path)
     sep = detect_sep(path)
     df = read_table(path, ["sample_type", ("primary_disease", "_primary_disease")], sep=sep,
                     index_col=0, dtype=str)
+    df = df.rename(columns={"_gender": "gender"})
     ids = df.index.to_series()
     if ids.isna().any():
         raise InputError(path, f"{int(ids.isna().sum())} row(s) without a sample id")
     out = df[["sample_type", "primary_disease"]].copy()
+    if "gender" in df:
+        sex = df["gender"].str.strip().str.capitalize()
+        out["sex"] = sex.where(sex.isin(["Female", "Male"]))
     out.index = pd.Index(ids.astype(str).str.strip(), name="sample")
     check_unique(out.index, path, "sample id")
     return out

@@ -12,16 +12,11 @@ from drugshift.plots.style import RESISTANT, SENSITIVE
 __all__ = ["plot_prediction_umap", "plot_ablations", "plot_transfer_diagnostics"]
 
 
-def plot_prediction_umap(predictions, seed: int = 42) -> Figure:
-    """UMAP of the scDEAL embedding (``.obsm['X_scdeal']``) in three panels: ground truth,
-    predicted label and predicted probability of sensitivity."""
-    import scanpy as sc
-
-    from drugshift.graph import neighbors
-
-    adata = predictions.copy()
-    neighbors(adata, use_rep="X_scdeal", seed=seed)
-    sc.tl.umap(adata, random_state=seed)
+def plot_prediction_umap(predictions) -> Figure:
+    """UMAP of the scDEAL embedding (``.obsm['X_umap']``, from
+    :func:`drugshift.graph.umap_coordinates`) in three panels: ground truth, predicted label and
+    predicted probability of sensitivity."""
+    adata = predictions
     xy = adata.obsm["X_umap"]
     obs = adata.obs
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
