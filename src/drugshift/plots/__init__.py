@@ -7,6 +7,12 @@ Every function takes tidy inputs (tables, AnnData, dicts) and returns a
 * :mod:`~drugshift.plots.scdeal` — predictions on the cells, ablations, transfer diagnostics.
 * :mod:`~drugshift.plots.interpret` — critical genes, enrichment.
 * :mod:`~drugshift.plots.codeae` — the patients × drugs bicluster heat map.
+* :mod:`~drugshift.plots.scdeal_paper` — the scDEAL paper's panels (Figs. 2–5).
+* :mod:`~drugshift.plots.codeae_paper` — the CODE-AE paper's panels (Figs. 2a–c, 3–5) and the
+  critical-difference diagram of the methods' ranks.
+* :mod:`~drugshift.plots.confounder` — CODE-AE Fig. 2d–g, the sex-confounder experiment.
+
+Which panel is drawn from which outputs, and which file it goes to: :mod:`drugshift.paper_figures`.
 """
 
 from drugshift.plots.style import apply_style, save_figure
