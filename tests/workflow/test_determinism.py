@@ -39,6 +39,7 @@ def reduced_config() -> dict:
     codeae["params"].update(warmup_epochs=2, pretrain_epochs=4, checkpoint_every=2)
     codeae["finetune"].update(max_epochs=8, checkpoint_every=2)
     codeae["baselines"].update(max_epochs=4)
+    codeae["sex_confounder"].update(methods=["raw", "codeae_adv"], n_folds=3)
     return config
 
 
