@@ -47,7 +47,7 @@ import pandas as pd
 from drugshift.params import ConfigError
 
 __all__ = ["FORMATS", "RESERVED_NAMES", "SAMPLE_COLUMNS", "VALUES", "Cohort", "cohort_labels", "expression_entry",
-           "read_drug_names", "read_expression", "read_samples", "to_log_scale"]
+           "match_samples", "read_drug_names", "read_expression", "read_samples", "to_log_scale"]
 
 FORMATS = ("xena", "pdtc", "table")
 VALUES = ("counts", "tpm", "log", "normalised")
@@ -213,6 +213,28 @@ def read_samples(path: str | Path) -> pd.DataFrame:
         if column not in table:
             table[column] = pd.NA
     return table[list(SAMPLE_COLUMNS)]
+
+
+def match_samples(samples: pd.DataFrame, ids: Sequence[str]) -> pd.DataFrame:
+    """The annotation of each id in ``ids`` (rows of :func:`read_samples`), in that order.
+
+    An id the table does not list is matched by its TCGA patient barcode (its first 12
+    characters, e.g. ``TCGA-CG-5724``) to the patient's samples, preferring a primary tumour:
+    cohorts given per patient (the shared TCGA tables) meet Xena phenotypes given per sample.
+    Ids matched by neither get missing values.
+    """
+    table = samples[~samples.index.duplicated()]
+    ids = pd.Index([str(i) for i in ids])
+    out = table.reindex(ids)
+    unmatched = out.isna().all(axis=1) & ~ids.isin(table.index)
+    if unmatched.any():
+        primary = table["sample_type"].fillna("").str.lower().eq("primary tumor")
+        by_patient = (table.assign(_primary=primary, _patient=table.index.str[:12])
+                      .sort_values("_primary", ascending=False, kind="mergesort")
+                      .drop_duplicates("_patient").set_index("_patient")[list(table.columns)])
+        out.loc[unmatched] = by_patient.reindex(ids[unmatched].str[:12]).to_numpy()
+    out.index.name = "sample"
+    return out
 
 
 def read_drug_names(path: str | Path) -> dict[str, str]:

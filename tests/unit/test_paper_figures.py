@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drugshift.cohorts import read_samples
+from drugshift.cohorts import match_samples, read_samples
 from drugshift.errors import InputError
 from drugshift.paper_figures import (PANELS, FigureInputs, attach_cell_tables, missing_table, panel_pattern,
                                      panel_table, plan_panels, top_critical_gene)
@@ -118,3 +118,13 @@ def test_sample_annotations_from_xena_or_a_plain_table(tmp_path):
     bad.write_text("id,colour\nA,red\n")
     with pytest.raises(InputError, match="tumour_type"):
         read_samples(bad)
+
+
+def test_samples_match_by_id_or_by_tcga_patient_barcode():
+    table = pd.DataFrame({"tumour_type": ["glioma (metastasis)", "glioma", "melanoma"],
+                          "sample_type": ["Metastatic", "Primary Tumor", "Primary Tumor"], "sex": ["Male", None, None]},
+                         index=pd.Index(["TCGA-AA-0001-06", "TCGA-AA-0001-01", "P3"], name="sample"))
+    matched = match_samples(table, ["P3", "TCGA-AA-0001", "TCGA-ZZ-9999", "TCGA-AA-0001-06"])
+    assert matched["tumour_type"].tolist()[:2] == ["melanoma", "glioma"]  # the patient's primary tumour
+    assert matched.iloc[2].isna().all()
+    assert matched.loc["TCGA-AA-0001-06", "tumour_type"] == "glioma (metastasis)"  # an exact id wins

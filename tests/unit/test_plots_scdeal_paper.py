@@ -321,6 +321,11 @@ def test_critical_gene_dotplot_genes_groups_and_legends():
     assert any("fraction of cells" in t for t in titles)
     with pytest.raises(ValueError, match="'predicted'"):
         P.critical_gene_dotplot(a, critical, groupby="predicted")
+    # Values normalised by the data's authors (z-scores): the legends say what is drawn.
+    a.uns["values"] = "normalised"
+    titles = [ax.get_title() for ax in P.critical_gene_dotplot(a, critical, top=2).axes]
+    assert any("normalised expression (as given)" in t for t in titles)
+    assert any("above 0" in t for t in titles) and not any("log-normalised" in t for t in titles)
 
 
 # --------------------------------------------------------------------------- Fig. 5e–f

@@ -5,7 +5,7 @@ of the cluster predicted most sensitive across drugs)."""
 import pandas as pd
 
 from drugshift import runlog
-from drugshift.cohorts import read_samples
+from drugshift.cohorts import match_samples, read_samples
 from drugshift.patient_analysis import response_matrix
 from drugshift.plots import save_figure
 from drugshift.plots.codeae_paper import (cluster_composition, cluster_drug_heatmap, cluster_drug_zscores,
@@ -19,7 +19,7 @@ matrix = response_matrix(predictions[predictions["cohort"] == snakemake.params.c
 zscores = cluster_drug_zscores(matrix, clusters)
 save_figure(cluster_drug_heatmap(zscores), out.codeae_fig5a)
 if "codeae_fig5b" in out.keys():
-    tumour_type = read_samples(inp.samples)["tumour_type"].reindex(clusters.index)
+    tumour_type = match_samples(read_samples(inp.samples), clusters.index)["tumour_type"]
     tumour = tumour_type.value_counts().index[0]
     sensitive_cluster = zscores.groupby("patient_cluster")["zscore"].mean().idxmax()
     save_figure(cluster_composition(clusters, tumour_type, tumour), out.codeae_fig5b)

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 
 from drugshift import runlog
-from drugshift.cohorts import read_samples
+from drugshift.cohorts import match_samples, read_samples
 from drugshift.deconfounding import domain_auroc
 from drugshift.domain_map import domain_map, embed_with_encoder
 from drugshift.io.depmap import read_sample_info
@@ -21,7 +21,8 @@ inp, out, seed = snakemake.input, snakemake.output, snakemake.params.seed
 cell_lines = pd.read_parquet(inp.cell_lines)
 patients = pd.read_parquet(inp.patients).drop(columns="cohort")
 # Tissue per sample: the cohorts' phenotype files, and DepMap's primary disease of the cell lines.
-tissues = [read_samples(path)["tumour_type"] for key, path in inp.items() if key.startswith("samples_")]
+tissues = [match_samples(read_samples(path), patients.index)["tumour_type"].dropna()
+           for key, path in inp.items() if key.startswith("samples_")]
 if "cell_line_info" in inp.keys():  # cell lines are keyed by COSMIC id
     info = read_sample_info(inp.cell_line_info).dropna(subset=["cosmic_id"])
     tissues.append(pd.Series(info["primary_disease"].to_numpy(), index=info["cosmic_id"].astype(str)))

@@ -200,10 +200,17 @@ def _top_critical(critical: pd.DataFrame, top: int, genes) -> dict[str, list[str
     return out
 
 
+def _given_normalised(cells) -> bool:
+    """Whether the cells came normalised by their authors (e.g. z-scores; ``uns['values']``), so
+    that their ``lognorm`` layer holds those values, not log-normalised counts."""
+    return str(cells.uns.get("values", "")) == "normalised"
+
+
 def _expression(cells, layer: str | None) -> tuple[np.ndarray, str]:
     """Dense cells × genes expression from ``layer`` if the AnnData has it, else ``.X``."""
     if layer and layer in cells.layers:
-        X, name = cells.layers[layer], "log-normalised expression" if layer == "lognorm" else f"expression ({layer})"
+        lognorm = "normalised expression (as given)" if _given_normalised(cells) else "log-normalised expression"
+        X, name = cells.layers[layer], lognorm if layer == "lognorm" else f"expression ({layer})"
     else:
         X, name = cells.X, "expression"
     X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
@@ -640,6 +647,8 @@ def critical_gene_dotplot(cells, critical: pd.DataFrame, top: int = 10, groupby:
     """Fig. 4c: the top ``top`` critical genes of each group in the cells predicted sensitive and
     resistant: dot size the fraction of the group's cells expressing the gene (> 0), colour its
     mean expression (``layer`` if present, else ``.X``), drawn with :func:`scanpy.pl.dotplot`.
+    On values normalised by the data's authors (``uns['values'] == 'normalised'``, e.g. z-scores)
+    the dot size is the fraction of cells above 0, and the legend says so.
 
     Args:
         cells: ``predictions.h5ad``: ``obs[groupby]`` the predicted label (1/"sensitive",
@@ -665,7 +674,8 @@ def critical_gene_dotplot(cells, critical: pd.DataFrame, top: int = 10, groupby:
     heading = title or f"Top {top} critical genes per group (n = {int(keep.sum())} cells)"
     plot = sc.pl.dotplot(work, var_groups, groupby="group", use_raw=False, return_fig=True, cmap=SEQUENTIAL,
                          title=heading, colorbar_title=f"mean in group,\n{name}", var_group_rotation=0,
-                         size_title="fraction of cells\nexpressing (%)")
+                         size_title="fraction of cells\nabove 0 (%)" if _given_normalised(cells)
+                         else "fraction of cells\nexpressing (%)")
     plot.make_figure()
     # the figure is laid out by scanpy: keep save_figure from running tight_layout over it
     plot.fig.set_layout_engine(PlaceHolderLayoutEngine(adjust_compatible=True, colorbar_gridspec=True))
