@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from drugshift.patient_analysis import cluster_zscores
-from drugshift.plots.style import PALETTE, SEQUENTIAL, UNLABELLED, colour_cycle
+from drugshift.plots.style import PALETTE, SEQUENTIAL, UNLABELLED, colour_cycle, require_columns
 
 __all__ = ["domain_embedding", "metric_by_drug", "critical_difference", "cluster_drug_zscores",
            "cluster_drug_heatmap", "cluster_composition", "tumours_in_cluster"]
@@ -47,12 +47,6 @@ BENCHMARK_COLUMNS = ["method", "cohort", "drug", "fold", "n", "n_sensitive"]
 # --------------------------------------------------------------------------- shared helpers
 
 
-def _require(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ValueError(f"{what} lacks column(s) {missing}; have {list(table.columns)}")
-
-
 def _cohort_label(cohort: str) -> tuple[str, str]:
     return COHORTS.get(cohort, (cohort, "samples"))
 
@@ -61,7 +55,7 @@ def _cohort_rows(benchmark: pd.DataFrame, cohort: str, metric: str) -> pd.DataFr
     """The benchmark rows of ``cohort`` (one per method, drug and fold model)."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    _require(benchmark, [*BENCHMARK_COLUMNS, metric], "the benchmark table")
+    require_columns(benchmark, [*BENCHMARK_COLUMNS, metric], "the benchmark table")
     rows = benchmark[benchmark["cohort"] == cohort]
     if rows.empty:
         raise ValueError(f"the benchmark table has no rows for cohort {cohort!r}; "
@@ -163,7 +157,7 @@ def domain_embedding(coords: pd.DataFrame, title: str, method_label: str = "t-SN
     Raises:
         ValueError: missing columns or no rows.
     """
-    _require(coords, ["x", "y", "domain"], "coords")
+    require_columns(coords, ["x", "y", "domain"], "coords")
     if coords.empty:
         raise ValueError("coords has no rows")
     has_tissue = "tissue" in coords.columns
@@ -408,7 +402,7 @@ def cluster_drug_heatmap(zscores: pd.DataFrame, column: str = "drug") -> Figure:
     Raises:
         ValueError: missing columns, no rows, or a (cluster, drug) pair given twice.
     """
-    _require(zscores, ["patient_cluster", column, "zscore"], "zscores")
+    require_columns(zscores, ["patient_cluster", column, "zscore"], "zscores")
     if zscores.empty:
         raise ValueError("zscores has no rows")
     if zscores.duplicated(["patient_cluster", column]).any():

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.patches import Patch
 
-from drugshift.plots.style import DIVERGING, RESISTANT, SENSITIVE, SEQUENTIAL, UNLABELLED, colour_cycle
+from drugshift.plots.style import DIVERGING, RESISTANT, SENSITIVE, SEQUENTIAL, UNLABELLED, colour_cycle, require_columns
 
 __all__ = [
     "FIG2_PANELS",
@@ -88,12 +88,6 @@ _GROUP_COLOURS = {"sensitive": SENSITIVE, "resistant": RESISTANT}
 
 
 # --------------------------------------------------------------------------- shared helpers
-
-
-def _require(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ValueError(f"{what} lacks column(s) {', '.join(map(repr, missing))}; it has {list(table.columns)}")
 
 
 def _metric_name(metric: str) -> str:
@@ -158,7 +152,7 @@ def _grouped_bars(ax, groups: Sequence[str], names: Sequence[str], mean: np.ndar
 
 def _replicates(runs: pd.DataFrame, prefix: str, metric: str) -> pd.DataFrame:
     """The runs whose replicate is ``<prefix><k>`` (``seed`` or ``sub``)."""
-    _require(runs, ("dataset", "setting", "replicate", metric), "runs")
+    require_columns(runs, ("dataset", "setting", "replicate", metric), "runs")
     part = runs[runs["replicate"].astype(str).str.fullmatch(rf"{prefix}\d+")]
     if part.empty:
         found = sorted(set(runs["replicate"].astype(str)))[:8]
@@ -190,7 +184,7 @@ def _label_series(values) -> pd.Series:
 
 def _top_critical(critical: pd.DataFrame, top: int, genes) -> dict[str, list[str]]:
     """Each group's ``top`` critical genes (by ``rank``) that are among ``genes``."""
-    _require(critical, ("gene", "group", "rank"), "critical")
+    require_columns(critical, ("gene", "group", "rank"), "critical")
     table = (critical[critical["critical"].astype(str).str.lower().isin(("true", "1", "1.0"))]
              if "critical" in critical else critical)
     table = table[table["gene"].astype(str).isin(set(map(str, genes)))].sort_values("rank", kind="stable")
@@ -230,7 +224,7 @@ def metrics_by_dataset(summary: pd.DataFrame, metrics: Sequence[str] = PAPER_MET
             ``drug`` and ``n`` (labelled cells) are shown under the dataset when present. Only the
             rows with ``setting == "transfer"`` are drawn when the column ``setting`` exists.
     """
-    _require(summary, ("dataset", *metrics), "summary")
+    require_columns(summary, ("dataset", *metrics), "summary")
     table = summary[summary["setting"] == "transfer"] if "setting" in summary else summary
     if table.empty:
         raise ValueError("summary has no row with setting == 'transfer'")
@@ -498,7 +492,7 @@ def deg_score_scatter(scores: pd.DataFrame, group: str) -> Figure:
     if group not in _GROUPS:
         raise ValueError(f"group must be 'sensitive' or 'resistant', got {group!r}")
     xcol, ycol = f"{group}_truth_degs", f"{group}_predicted_degs"
-    _require(scores, (xcol, ycol), "scores")
+    require_columns(scores, (xcol, ycol), "scores")
     x, y = scores[xcol].to_numpy(dtype=float), scores[ycol].to_numpy(dtype=float)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y, n = x[ok], y[ok], int(ok.sum())
@@ -560,7 +554,7 @@ def null_distribution(null_r: Sequence[float], observed_r: float, group: str,
 
 def _cell_order(obs: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, int]]]:
     """Cells predicted sensitive then resistant, each by decreasing P(sensitive); the groups' sizes."""
-    _require(obs, ("predicted", "sens_prob"), "attr.obs")
+    require_columns(obs, ("predicted", "sens_prob"), "attr.obs")
     predicted = obs["predicted"].astype(str).to_numpy()
     prob = obs["sens_prob"].to_numpy(dtype=float)
     order, sizes = [], []
@@ -658,7 +652,7 @@ def critical_gene_dotplot(cells, critical: pd.DataFrame, top: int = 10, groupby:
     import anndata as ad
     import scanpy as sc
 
-    _require(cells.obs, (groupby,), "cells.obs")
+    require_columns(cells.obs, (groupby,), "cells.obs")
     genes = _top_critical(critical, top, cells.var_names)
     groups = _label_series(cells.obs[groupby])
     keep = groups.notna().to_numpy()
@@ -702,7 +696,7 @@ def correlation_matrix(table: pd.DataFrame, method: str = "spearman", title: str
     if method not in names:
         raise ValueError(f"method must be one of {list(names)}, got {method!r}")
     if columns is not None:
-        _require(table, columns, "table")
+        require_columns(table, columns, "table")
         data = table[list(columns)].apply(pd.to_numeric, errors="coerce")
     else:
         data = table.select_dtypes("number").select_dtypes(exclude="bool")

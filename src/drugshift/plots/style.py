@@ -15,7 +15,7 @@ matplotlib.use("Agg")  # headless: workflows run on servers and cluster nodes
 import matplotlib.pyplot as plt  # noqa: E402
 
 __all__ = ["PALETTE", "SENSITIVE", "RESISTANT", "UNLABELLED", "DIVERGING", "SEQUENTIAL", "RC",
-           "apply_style", "save_figure", "colour_cycle"]
+           "apply_style", "save_figure", "colour_cycle", "require_columns"]
 
 # Okabe & Ito (2008), the colour-blind-safe qualitative palette (black first omitted).
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -65,3 +65,11 @@ def save_figure(fig, path: str | Path, dpi: int = 150) -> None:
     fig.savefig(path, dpi=dpi, metadata={"Software": None})
     fig.savefig(path.with_suffix(".pdf"), metadata={"CreationDate": None, "Creator": None, "Producer": None})
     plt.close(fig)
+
+
+def require_columns(table, columns, what: str) -> None:
+    """The one input check of the figure functions: ``table`` (a DataFrame) has every column of
+    ``columns``, else a ValueError naming ``what``, the missing columns and those it has."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) {', '.join(map(repr, missing))}; it has {list(table.columns)}")
