@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: demo ablations report test lint dry-run clean-results envs
+.PHONY: demo ablations report test lint dry-run clean-results envs bench
 
 # The environment is built WITH dependency resolution, held to the exact pins of
 # envs/requirements.txt, so a dependency without a pin, or a range that excludes its pin, fails
@@ -49,6 +49,14 @@ ablations: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
+
+# On-demand benchmarks (never in CI; hours on 2 cores, run on an idle machine): drugshift next to the
+# published scDEAL code, scaling with cells / genes / drugs, a profile, then benchmarks/README.md.
+bench: $(VENV)/.installed
+	nice $(BIN)/python benchmarks/bench_reference.py --dataset all --mode all
+	nice $(BIN)/python benchmarks/bench_scaling.py
+	nice $(BIN)/python benchmarks/profile_scdeal.py
+	nice $(BIN)/python benchmarks/summarise.py
 
 lint: $(VENV)/.installed
 	$(BIN)/snakemake --lint

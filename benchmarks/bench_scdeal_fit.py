@@ -22,6 +22,7 @@ import torch
 
 from drugshift.models.scdeal import ScDEAL
 from drugshift.train import resolve_device
+from harness import sync
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scdeal_fit.tsv"
 
@@ -46,8 +47,7 @@ def main() -> None:
     device = resolve_device(args.device)
     start = time.perf_counter()
     result = ScDEAL(params, device=device).fit(x_bulk, y_bulk, x_cells)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    sync(device)
     seconds = time.perf_counter() - start
     epochs = sum(h.epochs_run for h in result.history.values())
     row = {

@@ -17,7 +17,6 @@ on another device only fp32 is measured. Writes ``benchmarks/results/gpu_through
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -30,42 +29,13 @@ import yaml
 
 from drugshift import train
 from drugshift.models.codeae import FinetunePlan, PretrainingPlan
-from drugshift.models.codeae import plan as codeae_plan
 from drugshift.models.scdeal import ScDEALModule, ScDEALParams, TrainingData, TrainingPlan
-from drugshift.models.scdeal import plan as scdeal_plan
 from drugshift.params import resolve_codeae_params
 from drugshift.train import resolve_device
+from harness import sync, timed_stages
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "gpu_throughput.json"
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-@contextlib.contextmanager
-def timed_stages(device: torch.device):
-    """Every ``fit`` call of the scDEAL and CODE-AE plans inside the block, timed: a list of
-    ``{"stage", "epochs", "rows", "seconds"}``."""
-    records: list[dict] = []
-
-    def timed_fit(*args, **kwargs):
-        _sync(device)
-        start = time.perf_counter()
-        history = train.fit(*args, **kwargs)
-        _sync(device)
-        records.append({"stage": history.name, "epochs": history.epochs_run, "rows": kwargs["n_train"],
-                        "seconds": time.perf_counter() - start})
-        return history
-
-    saved = scdeal_plan.fit, codeae_plan.fit
-    scdeal_plan.fit = codeae_plan.fit = timed_fit
-    try:
-        yield records
-    finally:
-        scdeal_plan.fit, codeae_plan.fit = saved
 
 
 def summary(records: list[dict]) -> dict:
@@ -152,7 +122,7 @@ def main() -> None:
             with timed_stages(device) as records:
                 start = time.perf_counter()
                 runners[name](data, args.epochs, device, precision, args.seed)
-                _sync(device)
+                sync(device)
                 total = time.perf_counter() - start
             results[precision][name] = {"stages": summary(records), "seconds_total": round(total, 3)}
             print(f"{precision} {name}: " + ", ".join(f"{s} {v['seconds_per_epoch']:.4f} s/epoch"

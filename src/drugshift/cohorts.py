@@ -47,7 +47,8 @@ import pandas as pd
 from drugshift.params import ConfigError
 
 __all__ = ["FORMATS", "RESERVED_NAMES", "SAMPLE_COLUMNS", "VALUES", "Cohort", "cohort_labels", "expression_entry",
-           "match_samples", "read_drug_names", "read_expression", "read_samples", "to_log_scale"]
+           "match_samples", "read_drug_names", "read_expression", "read_samples", "tcga_study", "to_log_scale",
+           "TCGA_STUDIES"]
 
 FORMATS = ("xena", "pdtc", "table")
 VALUES = ("counts", "tpm", "log", "normalised")
@@ -175,6 +176,29 @@ class Cohort:
 
 
 SAMPLE_COLUMNS = ("tumour_type", "sample_type", "sex")
+
+#: TCGA's 33 studies: the primary disease as UCSC Xena names it → the study code (the
+#: vocabulary of GDSC's "Cancer Type (matching TCGA label)").
+TCGA_STUDIES = {
+    "acute myeloid leukemia": "LAML", "adrenocortical cancer": "ACC", "bladder urothelial carcinoma": "BLCA",
+    "brain lower grade glioma": "LGG", "breast invasive carcinoma": "BRCA",
+    "cervical & endocervical cancer": "CESC", "cholangiocarcinoma": "CHOL", "colon adenocarcinoma": "COAD",
+    "diffuse large B-cell lymphoma": "DLBC", "esophageal carcinoma": "ESCA", "glioblastoma multiforme": "GBM",
+    "head & neck squamous cell carcinoma": "HNSC", "kidney chromophobe": "KICH",
+    "kidney clear cell carcinoma": "KIRC", "kidney papillary cell carcinoma": "KIRP",
+    "liver hepatocellular carcinoma": "LIHC", "lung adenocarcinoma": "LUAD", "lung squamous cell carcinoma": "LUSC",
+    "mesothelioma": "MESO", "ovarian serous cystadenocarcinoma": "OV", "pancreatic adenocarcinoma": "PAAD",
+    "pheochromocytoma & paraganglioma": "PCPG", "prostate adenocarcinoma": "PRAD", "rectum adenocarcinoma": "READ",
+    "sarcoma": "SARC", "skin cutaneous melanoma": "SKCM", "stomach adenocarcinoma": "STAD",
+    "testicular germ cell tumor": "TGCT", "thymoma": "THYM", "thyroid carcinoma": "THCA",
+    "uterine carcinosarcoma": "UCS", "uterine corpus endometrioid carcinoma": "UCEC", "uveal melanoma": "UVM",
+}
+
+
+def tcga_study(tumour_type: pd.Series) -> pd.Series:
+    """Tumour types as TCGA study codes (:data:`TCGA_STUDIES`); values that are not a Xena
+    primary-disease name (already a code, or another vocabulary) are kept as they are."""
+    return tumour_type.map(lambda t: TCGA_STUDIES.get(t, t) if isinstance(t, str) else t)
 
 
 def read_samples(path: str | Path) -> pd.DataFrame:

@@ -128,3 +128,11 @@ def test_samples_match_by_id_or_by_tcga_patient_barcode():
     assert matched["tumour_type"].tolist()[:2] == ["melanoma", "glioma"]  # the patient's primary tumour
     assert matched.iloc[2].isna().all()
     assert matched.loc["TCGA-AA-0001-06", "tumour_type"] == "glioma (metastasis)"  # an exact id wins
+
+
+def test_tumour_types_become_tcga_study_codes():
+    from drugshift.cohorts import TCGA_STUDIES, tcga_study
+
+    assert len(TCGA_STUDIES) == 33 and len(set(TCGA_STUDIES.values())) == 33
+    codes = tcga_study(pd.Series(["lung adenocarcinoma", "LUAD", "Lung Cancer", None]))
+    assert codes.tolist()[:3] == ["LUAD", "LUAD", "Lung Cancer"] and pd.isna(codes.iloc[3])

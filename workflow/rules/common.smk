@@ -445,7 +445,9 @@ def codeae_map_inputs(wildcards):
             inputs[f"encoder_{method}"] = f"results/codeae/{method}/pretrain/encoder"
             # The domain-classifier AUROCs of pretraining, on the inputs and on this embedding.
             inputs[f"deconfounding_{method}"] = f"results/codeae/{method}/pretrain/deconfounding.json"
-    if "sample_info" in config["bulk"]:
+    if "cell_line_details" in config["bulk"]:
+        inputs["cell_line_details"] = config["bulk"]["cell_line_details"]
+    elif "sample_info" in config["bulk"]:
         inputs["cell_line_info"] = config["bulk"]["sample_info"]
     return inputs | sample_tables()
 

@@ -8,10 +8,11 @@ import json
 import pandas as pd
 
 from drugshift import runlog
-from drugshift.cohorts import match_samples, read_samples
+from drugshift.cohorts import match_samples, read_samples, tcga_study
 from drugshift.deconfounding import domain_auroc
 from drugshift.domain_map import domain_map, embed_with_encoder
 from drugshift.io.depmap import read_sample_info
+from drugshift.io.gdsc import read_cell_line_details
 from drugshift.models.codeae import CodeAE
 from drugshift.plots import save_figure
 from drugshift.plots.codeae_paper import domain_embedding
@@ -20,10 +21,14 @@ log = runlog.start(snakemake.log[0])
 inp, out, seed = snakemake.input, snakemake.output, snakemake.params.seed
 cell_lines = pd.read_parquet(inp.cell_lines)
 patients = pd.read_parquet(inp.patients).drop(columns="cohort")
-# Tissue per sample: the cohorts' phenotype files, and DepMap's primary disease of the cell lines.
-tissues = [match_samples(read_samples(path), patients.index)["tumour_type"].dropna()
+# Tissue per sample as a TCGA study code: the cohorts' phenotypes, and GDSC's TCGA cancer type of
+# the cell lines (without it, DepMap's primary disease: another vocabulary).
+tissues = [tcga_study(match_samples(read_samples(path), patients.index)["tumour_type"].dropna())
            for key, path in inp.items() if key.startswith("samples_")]
-if "cell_line_info" in inp.keys():  # cell lines are keyed by COSMIC id
+if "cell_line_details" in inp.keys():  # cell lines are keyed by COSMIC id
+    details = read_cell_line_details(inp.cell_line_details)
+    tissues.append(pd.Series(details["tcga_type"].to_numpy(), index=details["cosmic_id"].astype(str)).dropna())
+elif "cell_line_info" in inp.keys():
     info = read_sample_info(inp.cell_line_info).dropna(subset=["cosmic_id"])
     tissues.append(pd.Series(info["primary_disease"].to_numpy(), index=info["cosmic_id"].astype(str)))
 tissue = pd.concat(tissues) if tissues else pd.Series(dtype=str)
