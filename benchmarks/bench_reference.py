@@ -217,6 +217,7 @@ def train_and_score(data: dict, params, dataset: str) -> dict:
 
 
 def _start(threads: int) -> None:
+    """A child process's set-up: warnings-level logging, ``threads`` torch threads."""
     import torch
 
     logging.basicConfig(level=logging.WARNING)
@@ -272,6 +273,7 @@ def run_end_to_end(dataset: str, ensemble: int, threads: int, quick: bool) -> di
 
 
 def _target(what: str, measured, limit, met, unit: str = "", note: str = "") -> dict:
+    """One target's verdict (``met``: ``None`` when it cannot be judged)."""
     return {"target": what, "measured": measured, "limit": limit, "unit": unit,
             "met": None if met is None else bool(met), "note": note}
 
@@ -375,6 +377,7 @@ def end_to_end_comparison(dataset: str, runs: dict[str, dict]) -> dict:
 
 
 def _fmt(v, spec=".1f") -> str:
+    """``v`` for the console tables."""
     if v is None:
         return "–"
     if isinstance(v, bool):

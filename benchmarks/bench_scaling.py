@@ -103,6 +103,7 @@ def generated_bulk(n_lines: int, n_genes: int, seed: int = 1, genes: list[str] |
 
 
 def _start(threads: int) -> None:
+    """A child process's set-up: quiet logging, ``threads`` torch threads."""
     import torch
 
     logging.basicConfig(level=logging.WARNING)
@@ -112,6 +113,7 @@ def _start(threads: int) -> None:
 
 
 def _format(x) -> str:
+    """The type of a matrix and whether it is sparse, e.g. ``scipy.csr_matrix (sparse)``."""
     import scipy.sparse as sp
 
     return f"{type(x).__module__.split('.')[0]}.{type(x).__name__}" + (" (sparse)" if sp.issparse(x) else " (dense)")

@@ -70,6 +70,7 @@ def git_commit(root: Path = ROOT) -> str | None:
 
 
 def _version(module: str) -> str | None:
+    """The installed distribution's version of ``module``, or ``None``."""
     from importlib import metadata
 
     try:
@@ -182,6 +183,7 @@ def timed_stages(device):
     records: list[dict] = []
 
     def timed_fit(*args, **kwargs):
+        """``drugshift.train.fit``, timed and recorded."""
         sync(device)
         start = time.perf_counter()
         history = train.fit(*args, **kwargs)

@@ -51,9 +51,16 @@ this summary does not read).
 | `bench_scdeal_fit.py [--device] [--genes] [--cells]` | wall time of one scDEAL fit (four stages, fixed epochs) at a chosen size and device | `results/scdeal_fit.tsv` |
 | `summarise.py [--results DIR] [--readme PATH]` | this file, from the JSON results | `README.md`, `scaling.png` |
 
+`bench_scdeal_fit.py` measured earlier on the 2-core development machine (CPU, torch 2.13.0), 1,280 cell
+lines × 2,000 genes and 5,000 cells, 5 epochs per stage: 15.6 s with 2 threads (0.78 s/epoch), 19.2 s with
+1 thread (0.96 s/epoch).
+
 `harness.py` holds what they share (environment, timing, peak memory, subprocesses, matmul rate, FLOP
 counts, log–log slopes, result files). Per-rule wall times and memory of a workflow run are written by
 Snakemake to `benchmarks/rules/`.
+
+`bench_reference.py` and `profile_scdeal.py --real` read the shared real data at `../shared/data` (beside the
+repository, as `config/scdeal_realdata.yaml` expects); the other benchmarks generate their data.
 
 Peak memory is the process's resident high-water mark (`ru_maxrss`), in MB = MiB and GB = 1024 MB.
 """
@@ -71,16 +78,19 @@ def _f(v, spec: str = ".2f", none: str = "–") -> str:
 
 
 def _table(header: list[str], rows: list[list]) -> str:
+    """A Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
 def _missing(what: str, command: str) -> str:
+    """The line of a section whose results are missing."""
     return f"_{what}: not measured yet_ — run `{command}`."
 
 
 def _quick_note(record: dict) -> str:
+    """A warning when ``record`` comes from a ``--quick`` run."""
     return " **(a `--quick` check run, not a measurement)**" if record.get("quick") else ""
 
 
