@@ -157,7 +157,8 @@ def _reasons(inputs: FigureInputs) -> dict[str, object]:
     """Per panel key: ``None`` when the configuration supports it everywhere, a reason string
     when nowhere, or a callable ``(dataset/cohort) -> reason | None`` for per-item panels."""
     evaluated = set(inputs.evaluation_settings)
-    no_eval = "the scDEAL evaluation is off (scdeal.evaluation.enabled: false; `make ablations` runs it)"
+    no_eval = ("the scDEAL evaluation is off (scdeal.evaluation.enabled: false; `make ablations` adds "
+               "config/evaluation.yaml, which turns it on)")
     labelled = set(inputs.labelled)
     not_labelled = "the dataset has no ground truth (labelled: false)"
     methods = set(inputs.codeae_methods)
