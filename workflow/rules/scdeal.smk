@@ -119,7 +119,9 @@ rule plot_scdeal_diagnostics:
         report(
             "results/figures/scdeal/{dataset}_{drug}_diagnostics.png",
             caption="../report/scdeal_diagnostics.rst",
-            category="scDEAL",
+            category="Beyond the papers",
+            subcategory="Transfer diagnostics · {dataset}",
+            labels={"panel": "diagnostics", "data": "{dataset}", "group": "-"},
         ),
     threads: tier_threads("light")
     resources:
