@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.conftest import snakemake
+from conftest import snakemake
 
 # The demo config: two labelled datasets, a pseudotime root for GSEDEMO1 only, the evaluation
 # off, CODE-AE-ADV with MLP and Elastic Net, TCGA (xena, with a phenotype) and PDTC cohorts.
