@@ -75,15 +75,14 @@ def _tsne(X: np.ndarray, seed: int, perplexity: float) -> np.ndarray:
     return TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(X)
 
 
-def _umap(X: np.ndarray, seed: int, n_neighbors: int = 15) -> np.ndarray:
-    try:
-        import umap
-    except ImportError as err:
-        raise ValueError("method='umap' needs the umap-learn package (pip install umap-learn); "
-                         "use method='tsne' otherwise") from err
-    # A random_state makes umap-learn run single-threaded, hence reproducible.
-    model = umap.UMAP(n_components=2, n_neighbors=int(min(n_neighbors, len(X) - 1)), random_state=seed)
-    return model.fit_transform(X)
+def _umap(X: np.ndarray, seed: int) -> np.ndarray:
+    # scanpy's UMAP over drugshift's one kNN graph, as for the cell maps.
+    import anndata as ad
+
+    from drugshift.graph import umap_coordinates
+
+    samples = ad.AnnData(np.zeros((len(X), 0), dtype=np.float32), obsm={"X_rep": np.asarray(X, dtype=np.float32)})
+    return umap_coordinates(samples, use_rep="X_rep", seed=seed)
 
 
 def domain_map(source: pd.DataFrame, target: pd.DataFrame, seed: int = 42, method: str = "tsne",
@@ -93,8 +92,9 @@ def domain_map(source: pd.DataFrame, target: pd.DataFrame, seed: int = 42, metho
 
     The samples are reduced to their first ``n_pca`` principal components (when there are more
     features), then mapped with ``sklearn.manifold.TSNE`` (``init="pca"``; ``perplexity`` clipped
-    to a third of the samples for small inputs) or, with ``method="umap"``, ``umap.UMAP``
-    (umap-learn). The same inputs and ``seed`` give the same map.
+    to a third of the samples for small inputs) or, with ``method="umap"``, scanpy's UMAP on
+    the kNN graph of :func:`drugshift.graph.umap_coordinates`. The same inputs and ``seed``
+    give the same map.
 
     Args:
         source, target: samples × features (genes, or an embedding such as
@@ -114,7 +114,7 @@ def domain_map(source: pd.DataFrame, target: pd.DataFrame, seed: int = 42, metho
 
     Raises:
         ValueError: an unknown method, empty or non-numeric inputs, missing values, different
-            features, duplicated sample ids, or ``umap`` without umap-learn.
+            features or duplicated sample ids.
     """
     if method not in METHODS:
         raise ValueError(f"unknown map method {method!r}; use one of {', '.join(METHODS)}")

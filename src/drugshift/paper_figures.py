@@ -290,7 +290,7 @@ def attach_cell_tables(cells, umap: pd.DataFrame | None = None, pseudotime: pd.D
     ``.obsm['X_umap']`` from ``umap`` (columns UMAP1, UMAP2; rule cell_umap), ``.obsm['X_diffmap']``
     and ``.obs['pseudotime']`` from ``pseudotime`` (columns pseudotime, DC1, DC2; rule
     pseudotime), ``.obs['sensitive_score']`` / ``['resistant_score']`` from ``deg_scores`` (the
-    scores of the predicted-label DEGs; rule deg_scores).
+    scores of the predicted-label DEGs; rule deg_scores; a group without DEGs has none).
 
     Raises:
         ValueError: a table misses cells of ``cells``.
@@ -307,9 +307,10 @@ def attach_cell_tables(cells, umap: pd.DataFrame | None = None, pseudotime: pd.D
     if pseudotime is not None:
         cells.obs["pseudotime"] = rows(pseudotime, ["pseudotime"], "the pseudotime table")[:, 0]
         cells.obsm["X_diffmap"] = rows(pseudotime, ["DC1", "DC2"], "the pseudotime table")
-    if deg_scores is not None:
+    if deg_scores is not None:  # a group without DEGs has no score column
         for group in DEG_GROUPS:
-            cells.obs[f"{group}_score"] = rows(deg_scores, [f"{group}_predicted_degs"], "the DEG-score table")[:, 0]
+            if f"{group}_predicted_degs" in deg_scores.columns:
+                cells.obs[f"{group}_score"] = rows(deg_scores, [f"{group}_predicted_degs"], "the DEG-score table")[:, 0]
     return cells
 
 

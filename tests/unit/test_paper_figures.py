@@ -90,6 +90,19 @@ def test_cell_tables_join_by_cell_id_and_name_what_is_missing():
     assert cells.obs["resistant_score"].tolist() == [0, 1, 0.5]
     with pytest.raises(ValueError, match="UMAP table lacks 1 of the 3 cells"):
         attach_cell_tables(cells, umap=umap.iloc[:2])
+    # A group without DEGs has no score column: the other group's score is still joined.
+    fresh = ad.AnnData(np.zeros((3, 2)), obs=pd.DataFrame(index=["c1", "c2", "c3"]))
+    attach_cell_tables(fresh, deg_scores=scores.drop(columns="sensitive_predicted_degs"))
+    assert "resistant_score" in fresh.obs and "sensitive_score" not in fresh.obs
+
+
+def test_a_panel_without_data_says_why():
+    from drugshift.plots import note_figure
+
+    fig = note_figure("sensitive DEG scores", "No sensitive DEG score: 0 DEGs of the predicted labels.")
+    ax = fig.axes[0]
+    assert ax.get_title() == "sensitive DEG scores" and not ax.axison
+    assert "0 DEGs of the predicted labels" in ax.texts[0].get_text()
 
 
 def test_top_critical_gene_prefers_passing_genes_then_the_best_score():

@@ -21,7 +21,7 @@ critical = pd.read_csv(inp.critical, sep="\t")
 genes = [top_critical_gene(critical, group) for group in DEG_GROUPS]
 save_figure(umap_panels(cells, [(g, f"{group} critical gene {g}") for g, group in zip(genes, DEG_GROUPS)],
                         basis="X_diffmap"), out.scdeal_fig5cd)
-columns = ["pseudotime", "sens_prob"] + ([f"{g}_score" for g in DEG_GROUPS] if scores is not None else [])
+columns = ["pseudotime", "sens_prob"] + [f"{g}_score" for g in DEG_GROUPS if f"{g}_score" in cells.obs]
 table = cells.obs[columns].rename(columns={"sens_prob": "P(sensitive)", "sensitive_score": "sensitive DEG score",
                                            "resistant_score": "resistant DEG score"})
 save_figure(correlation_matrix(table, title=snakemake.wildcards.dataset), out.scdeal_fig5ef)

@@ -15,7 +15,7 @@ Every function takes tidy inputs (tables, AnnData, dicts) and returns a
 Which panel is drawn from which outputs, and which file it goes to: :mod:`drugshift.paper_figures`.
 """
 
-from drugshift.plots.style import apply_style, save_figure
+from drugshift.plots.style import apply_style, note_figure, save_figure
 
 apply_style()
 
@@ -24,5 +24,5 @@ from drugshift.plots.data import plot_qc, plot_waterfall  # noqa: E402
 from drugshift.plots.interpret import plot_critical_genes, plot_enrichment  # noqa: E402
 from drugshift.plots.scdeal import plot_ablations, plot_prediction_umap, plot_transfer_diagnostics  # noqa: E402
 
-__all__ = ["apply_style", "save_figure", "plot_bicluster", "plot_qc", "plot_waterfall", "plot_critical_genes",
+__all__ = ["apply_style", "note_figure", "save_figure", "plot_bicluster", "plot_qc", "plot_waterfall", "plot_critical_genes",
            "plot_enrichment", "plot_ablations", "plot_prediction_umap", "plot_transfer_diagnostics"]

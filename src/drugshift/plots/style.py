@@ -15,7 +15,7 @@ matplotlib.use("Agg")  # headless: workflows run on servers and cluster nodes
 import matplotlib.pyplot as plt  # noqa: E402
 
 __all__ = ["PALETTE", "SENSITIVE", "RESISTANT", "UNLABELLED", "DIVERGING", "SEQUENTIAL", "RC",
-           "apply_style", "save_figure", "colour_cycle", "require_columns"]
+           "apply_style", "save_figure", "colour_cycle", "require_columns", "note_figure"]
 
 # Okabe & Ito (2008), the colour-blind-safe qualitative palette (black first omitted).
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -73,3 +73,15 @@ def require_columns(table, columns, what: str) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise ValueError(f"{what} lacks column(s) {', '.join(map(repr, missing))}; it has {list(table.columns)}")
+
+
+def note_figure(title: str, message: str):
+    """A panel that says why its data cannot be drawn (e.g. no DEG of one group): the title and
+    the reason, centred, so that a panel file is never silently empty or missing."""
+    import textwrap
+
+    fig, ax = plt.subplots(figsize=(6, 2.5))
+    ax.set_axis_off()
+    ax.set_title(title)
+    ax.text(0.5, 0.5, textwrap.fill(message, 70), ha="center", va="center", transform=ax.transAxes)
+    return fig
