@@ -254,3 +254,27 @@ def test_tumours_in_cluster_lists_tumour_types_largest_first():
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("patients", "primary tumour type")
     with pytest.raises(ValueError, match="cluster 7 has no patients"):
         cp.tumours_in_cluster(clusters, tumour, 7)
+
+
+def test_critical_difference_figure_bytes_do_not_depend_on_string_hashing(tmp_path):
+    """scikit-posthocs draws crossbars from Python sets; the saved figure must not follow the
+    interpreter's hash seed (the workflow's outputs are byte-identical between runs)."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(3)
+    rows = [{"method": m, "cohort": "tcga", "drug": d, "fold": f, "AUROC": 0.6 + 0.01 * i + rng.normal(0, 0.01),
+             "AUPRC": 0.5, "n": 40, "n_sensitive": 10}
+            for i, m in enumerate(["codeae_adv", "mlp", "elasticnet", "ae"]) for d in ["A", "B"] for f in range(3)]
+    table = tmp_path / "benchmark.tsv"
+    pd.DataFrame(rows).to_csv(table, sep="\t", index=False)
+    script = "\n".join(["import sys, pandas as pd",
+                         "from drugshift.plots import save_figure",
+                         "from drugshift.plots.codeae_paper import critical_difference",
+                         "table = pd.read_csv(sys.argv[1], sep=chr(9))",
+                         "save_figure(critical_difference(table, 'tcga'), sys.argv[2])"])
+    for seed in ("1", "4"):
+        subprocess.run([sys.executable, "-c", script, str(table), str(tmp_path / f"cd{seed}.png")], check=True,
+                       env={**__import__("os").environ, "PYTHONHASHSEED": seed})
+    for suffix in (".png", ".pdf"):
+        assert (tmp_path / f"cd1{suffix}").read_bytes() == (tmp_path / f"cd4{suffix}").read_bytes()

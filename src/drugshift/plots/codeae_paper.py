@@ -304,6 +304,20 @@ def _draw_cd(ax, cd: float) -> None:
     ax.set_ylim(top=2.6)
 
 
+def _order_crossbars(ax) -> None:
+    """Put the diagram's crossbars (horizontal lines joining several methods) in one order, with
+    their points sorted: scikit-posthocs builds them from Python sets, whose order changes with
+    the interpreter's string hashing, and so would the bytes of the saved figure."""
+    bars = [line for line in ax.get_lines()
+            if len(line.get_xdata()) > 1 and len(set(np.asarray(line.get_ydata(), dtype=float))) == 1]
+    for line in bars:
+        line.remove()
+    for line in sorted(bars, key=lambda b: (float(b.get_ydata()[0]), sorted(map(float, b.get_xdata())))):
+        x = sorted(map(float, line.get_xdata()))
+        line.set_data(x, [float(line.get_ydata()[0])] * len(x))
+        ax.add_line(line)
+
+
 def critical_difference(benchmark: pd.DataFrame, cohort: str, metric: str = "AUROC",
                         alpha: float = 0.05) -> Figure:
     """Critical-difference diagram of the methods' mean ranks across drugs (the paper's
@@ -342,6 +356,7 @@ def critical_difference(benchmark: pd.DataFrame, cohort: str, metric: str = "AUR
     sp.critical_difference_diagram(ranks, pvalues, ax=ax, alpha=alpha, text_h_margin=margin,
                                    color_palette=dict(zip(ranks.sort_values().index, colour_cycle(k))),
                                    label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}")
+    _order_crossbars(ax)
     cd = _nemenyi_cd(k, n_drugs, alpha)
     _draw_cd(ax, cd)
     ax.set_xlim(1 - margin, max(k, 1 + cd) + margin)
