@@ -58,7 +58,10 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	nice $(BIN)/python benchmarks/bench_reference.py --dataset all --mode all
 	nice $(BIN)/python benchmarks/bench_scaling.py
+	nice $(BIN)/python benchmarks/bench_drugs.py
+	nice $(BIN)/python benchmarks/bench_drugs.py --genes 300
 	nice $(BIN)/python benchmarks/profile_scdeal.py
+	nice $(BIN)/python benchmarks/profile_scdeal.py --cells 30000 --epochs 2
 	nice $(BIN)/python benchmarks/summarise.py
 
 lint: $(VENV)/.installed

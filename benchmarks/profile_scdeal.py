@@ -31,11 +31,12 @@ A375_SIZE = {"cell_lines": 916, "sensitive": 72, "genes": 1417, "cells": 108}
 TOP = 25
 
 
-def generated_a375(seed: int = 0) -> dict:
-    """Data of A375's size, scaled to [0, 1] per gene like the workflow's inputs, with a weak
-    shared signal so that the predictor has something to learn."""
+def generated_a375(seed: int = 0, cells: int | None = None) -> dict:
+    """Data of A375's size (``cells`` cells instead of 108 if given), scaled to [0, 1] per gene
+    like the workflow's inputs, with a weak shared signal so that the predictor has something
+    to learn."""
     rng = np.random.default_rng(seed)
-    n, g, c = A375_SIZE["cell_lines"], A375_SIZE["genes"], A375_SIZE["cells"]
+    n, g, c = A375_SIZE["cell_lines"], A375_SIZE["genes"], cells or A375_SIZE["cells"]
     bulk = rng.random((n, g), dtype=np.float32)
     y = np.zeros(n, dtype=np.int64)
     y[np.argsort(bulk[:, :20].mean(axis=1))[-A375_SIZE["sensitive"]:]] = 1
@@ -74,6 +75,10 @@ def main() -> None:
     ap.add_argument("--cold", action="store_true",
                     help="profile the process's first fit, with its imports and one-off set-up (default: a "
                          "1-epoch fit on the same data first, so the profile shows the training itself)")
+    ap.add_argument("--cells", type=int, default=None,
+                    help="generated data with this many cells (A375's cell lines and genes otherwise): where a fit "
+                         "spends its time at scale, outside the training stages too; written to "
+                         "profile_scdeal_<cells>cells.json")
     ap.add_argument("--quick", action="store_true", help="2 epochs, for checking the code (results/quick/)")
     ap.add_argument("--output", type=Path, default=None, help="results folder (default benchmarks/results)")
     args = ap.parse_args()
@@ -91,7 +96,9 @@ def main() -> None:
     params = resolve_scdeal_params(config, "A375").replace(
         epochs_dae=epochs, epochs_sc_dae=None, epochs_predictor=epochs, epochs_joint=epochs, patience=0, ensemble=1,
         log_every=10**6, checkpoint_every=0)
-    data = prepare("A375", config) if args.real else generated_a375()
+    if args.real and args.cells:
+        ap.error("--cells generates its data; it cannot be combined with --real")
+    data = prepare("A375", config) if args.real else generated_a375(cells=args.cells)
     sizes = {"cell_lines": int(len(data["y"])), "sensitive": int(np.sum(data["y"])),
              "genes": int(data["cells"].shape[1]), "cells": int(data["cells"].shape[0])}
     warm_up = None
@@ -109,10 +116,12 @@ def main() -> None:
         finally:
             profiler.disable()
 
-    record = harness.measure("scDEAL fit under cProfile", {"data": "real A375" if args.real else "generated, A375-sized",
+    kind = "real A375" if args.real else f"generated, {args.cells} cells" if args.cells else "generated, A375-sized"
+    record = harness.measure("scDEAL fit under cProfile", {"data": kind,
                                                            **sizes, "epochs": epochs}, fit)
     stats = pstats.Stats(profiler, stream=sys.stderr)
     report = {"quick": args.quick, "threads": args.threads, "epochs": epochs, "real": args.real, "cold": args.cold,
+              "data": kind,
               "warm_up_seconds": warm_up, "sizes": sizes,
               "params": params.to_dict(), "record": record, "stages": harness.stage_totals(record["stages"]),
               "profiled_seconds": stats.total_tt, "top_cumulative": top_entries(stats, "cumtime"),
@@ -126,7 +135,8 @@ def main() -> None:
         for e in report[key]:
             print(f"  {e['cumtime']:9.3f} cum {e['tottime']:9.3f} own {e['ncalls']:>9} calls  {e['function']}")
     out = args.output or (harness.RESULTS / "quick" if args.quick else harness.RESULTS)
-    print(f"wrote {harness.write_result('profile_scdeal', report, out)}")
+    name = f"profile_scdeal_{args.cells}cells" if args.cells else "profile_scdeal"
+    print(f"wrote {harness.write_result(name, report, out)}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ COMMANDS = {
     "reference": f"nice {PY} benchmarks/bench_reference.py --dataset all --mode all",
     "scaling": f"nice {PY} benchmarks/bench_scaling.py",
     "profile": f"nice {PY} benchmarks/profile_scdeal.py",
+    "drugs": f"nice {PY} benchmarks/bench_drugs.py",
     "gpu": f"{PY} benchmarks/gpu_throughput.py",
 }
 DATASET_NAMES = {"pc9": "PC9 / erlotinib (GSE147405)", "a375": "A375 / PLX-4720"}
@@ -36,8 +37,8 @@ HEADER = f"""# Benchmarks (run on demand, never in CI)
 ## How to run
 
 `make bench` runs, under `nice` with the project's environment, every measurement below and then this
-summary: `bench_reference.py` (both datasets, both modes), `bench_scaling.py`, `profile_scdeal.py`,
-`summarise.py`. Run it on an otherwise idle machine: every number is a wall time. Each script can also be
+summary: `bench_reference.py` (both datasets, both modes), `bench_scaling.py`, `bench_drugs.py` (5,000 and
+300 genes), `profile_scdeal.py` (A375's size, and 30,000 cells), `summarise.py`. Run it on an otherwise idle machine: every number is a wall time. Each script can also be
 run alone; each (dataset, mode) or scaling point runs in a fresh process so that its peak memory is its own,
 and every script takes `--quick` (a tiny run that only checks the code; written to `results/quick/`, which
 this summary does not read).
@@ -46,7 +47,8 @@ this summary does not read).
 |---|---|---|
 | `bench_reference.py [--dataset pc9\\|a375\\|all] [--mode stages\\|end_to_end\\|all] [--epochs 500] [--threads 2]` | drugshift's scDEAL next to the published reference code's timings on the shared real data (PC9, A375), inputs prepared by the workflow's own library calls: per stage at fixed epochs (early stopping off) with GFLOP/s against the measured matmul rate, and end to end (the real-data config, early stopping on) with AUROC / F1 | `results/reference_<dataset>_<mode>.json` |
 | `bench_scaling.py [--axes cells genes drugs] [--max-drugs 8] [--epochs 5] [--codeae-folds 5\\|1]` | time and peak memory of scDEAL vs cells (1k–100k, generated sparse counts) and genes (2k–16k), and of the per-drug work (scDEAL bulk stage, CODE-AE fine-tuning) vs drugs; log–log slopes | `results/scaling.json`, figure `scaling.png` |
-| `profile_scdeal.py [--real] [--epochs 100] [--cold]` | cProfile of one scDEAL fit at A375's size and settings: top 25 by cumulative and by own time | `results/profile_scdeal.json` |
+| `bench_drugs.py [--drugs 16] [--group-sizes 5 20 80] [--epochs 5]` | CODE-AE fine-tuning of many drugs: one at a time (rule finetune_codeae's way) against stacked (`DrugResponseModel.fit_drugs`), drugs per minute, agreement of the two, extrapolation to every GDSC2 drug | `results/drugs.json` |
+| `profile_scdeal.py [--real \| --cells N] [--epochs 100] [--cold]` | cProfile of one scDEAL fit at A375's size and settings (or with N generated cells): top 25 by cumulative and by own time | `results/profile_scdeal.json` (`profile_scdeal_<N>cells.json`) |
 | `gpu_throughput.py [--device cuda] [--precisions fp32 bf16]` | seconds per epoch and samples/s of every training stage of scDEAL and CODE-AE at the paper's widths, fp32 and bf16 | `results/gpu_throughput.json` |
 | `bench_scdeal_fit.py [--device] [--genes] [--cells]` | wall time of one scDEAL fit (four stages, fixed epochs) at a chosen size and device | `results/scdeal_fit.tsv` |
 | `summarise.py [--results DIR] [--readme PATH]` | this file, from the JSON results | `README.md`, `scaling.png` |
@@ -117,6 +119,32 @@ def machine_section(results: dict[str, dict]) -> str:
                                      rows) + "\n"
 
 
+def floor_rows(dataset: str, stages: dict | None) -> list[list]:
+    """Arithmetic floor of the predictor and joint stages of one ``reference_<dataset>_stages``
+    result: their linear layers' FLOPs at the first layer's measured matmul rate."""
+    if not stages:
+        return []
+    p = stages.get("params", {})
+    gflops = stages["comparison"].get("gflops") or [{}]
+    shape, rate = gflops[0].get("matmul_first_layer_shape"), gflops[0].get("matmul_first_layer_gflops")
+    if not shape or not rate:
+        return []
+    genes = shape[1]
+    widths = [genes, *p.get("bulk_hidden", []), p.get("bulk_bottleneck"), *p.get("predictor_hidden", []), 2]
+    per_row = 3.0 * sum(2 * k * n for k, n in zip(widths[:-1], widths[1:]))
+    rows = []
+    for r in stages["comparison"]["rows"]:
+        if r["stage"] not in ("predictor", "joint") or not r.get("rows_per_epoch"):
+            continue
+        flop = per_row * (2 if r["stage"] == "joint" else 1) * r["rows_per_epoch"] * r["epochs"]
+        floor = flop / (rate * 1e9)
+        ref = r.get("reference_s")
+        rows.append([DATASET_NAMES[dataset].split(" ")[0], r["stage"], f"{r['epochs']} × {r['rows_per_epoch']}",
+                     _f(flop / 1e9, ".0f"), _f(floor, ".1f"), _f(r["drugshift_s"], ".1f"),
+                     _f(100 * floor / r["drugshift_s"], ".0f"), _f(ref, ".0f"), _f(None if ref is None else ref / 10, ".1f")])
+    return rows
+
+
 def reference_section(results: dict[str, dict]) -> str:
     """Stage tables, GFLOP/s and end-to-end rows of every ``reference_<dataset>_<mode>`` result."""
     out = ["## drugshift next to the published scDEAL code", ""]
@@ -175,6 +203,17 @@ def reference_section(results: dict[str, dict]) -> str:
                            "≥ 60 %?"], gflops_rows))
     else:
         out.append(_missing("GFLOP/s", f"{COMMANDS['reference'].replace('--mode all', '--mode stages')}"))
+    floors = [row for dataset in ("pc9", "a375") for row in floor_rows(dataset, results.get(f"reference_{dataset}_stages"))]
+    if floors:
+        out += ["", "### How far the predictor and joint stages can go: their arithmetic floor", "",
+                "Both stages train the bulk encoder (genes → hidden → bottleneck) with the predictor (bottleneck → "
+                "hidden → 2), at the run's widths, on every re-sampled bulk row, and the joint stage also the cell encoder on as many cells, so they "
+                "are as arithmetic-bound as the DAE stages. FLOPs as above, over those layers (joint: twice the "
+                "predictor's per row); the floor is that work at the first layer's measured matmul rate. A stage "
+                "cannot beat its floor without doing less arithmetic (a frozen encoder, fewer genes or epochs), so "
+                "where the floor is above 1/10 of the reference's time the target is out of reach at these settings.",
+                "", _table(["dataset", "stage", "epochs × rows", "GFLOP", "floor s", "drugshift s", "% of floor rate",
+                            "reference s", "1/10 of reference s"], floors)]
     out += ["", "### End to end (the real-data config, early stopping on)", ""]
     e2e_rows = []
     for dataset in ("pc9", "a375"):
@@ -310,26 +349,155 @@ def scaling_section(results: dict[str, dict], figure: Path | None, readme: Path)
     return "\n".join(out) + "\n"
 
 
-def profile_section(results: dict[str, dict]) -> str:
-    """The profile's stage times and top entries."""
-    out = ["## Profile of one scDEAL fit", ""]
+def _own_seconds(prof: dict, *needles: str) -> float:
+    """Own time of the profile entries (cumulative list included) whose name contains a needle."""
+    seen, total = set(), 0.0
+    for e in prof.get("top_total", []) + prof.get("top_cumulative", []):
+        if e["function"] in seen or not any(n in e["function"] for n in needles):
+            continue
+        seen.add(e["function"])
+        total += e["tottime"]
+    return total
+
+
+def costs_section(results: dict[str, dict]) -> str:
+    """The three largest remaining costs, with the numbers of the results they come from."""
+    out = ["## The three largest remaining costs", ""]
+    pc9 = results.get("reference_pc9_stages")
     prof = results.get("profile_scdeal")
-    if prof is None:
+    scaling = results.get("scaling", {}).get("axes", {}).get("cells", {}).get("points", [])
+    if pc9:
+        dae = {g["stage"]: g for g in pc9["comparison"]["gflops"]}
+        floors = {r[1]: r for r in floor_rows("pc9", pc9)}
+        out.append("1. **Arithmetic: the encoders' first layer (genes × first hidden width).** At PC9's size the DAE "
+                   f"stages run at {100 * dae['bulk DAE']['fraction_of_first_layer']:.0f} % and "
+                   f"{100 * dae['sc DAE']['fraction_of_first_layer']:.0f} % of the matmul rate measured at that "
+                   f"shape, and the predictor and joint stages at {floors['predictor'][6]} % and {floors['joint'][6]} % "
+                   "of their arithmetic floor (table above): on a CPU there is little overhead left to remove, and the "
+                   "predictor / joint targets (1/10 of the reference) are below the floor. What would reach them: a GPU "
+                   "(`gpu_throughput.py`, bf16), fewer input genes, or a frozen bulk encoder in the predictor stage "
+                   "(`scdeal.params.freeze_bulk_encoder`, a change of method).")
+    if prof:
+        wall = prof["record"]["wall_s"]
+        adam = _own_seconds(prof, "adam.py", "addcdiv_", "lerp_", "addcmul_", "'sqrt'", "'mul_'")
+        noise = _own_seconds(prof, "torch.dropout", "torch.rand", "binomial_mask")
+        out.append(f"2. **Optimiser and element-wise work at small widths.** At A375's size ({prof['sizes']['genes']} "
+                   f"genes) matrix products are small, and in the profile below Adam's update takes ≈ {adam:.1f} s and "
+                   f"dropout / denoising masks ≈ {noise:.1f} s of the {wall:.1f} s fit. torch's fused Adam kernel "
+                   "does the same update about ten times faster (`drugshift.train.adam`, used by CODE-AE, its "
+                   "baselines and stacked fine-tuning); scDEAL keeps the single-tensor update, because its fits move "
+                   "with rounding-level changes (with the fused kernel the demo's planted response genes were no "
+                   "longer recovered by the interpretation test), so switching it needs the ensembles that make "
+                   "its results robust first.")
+    if scaling:
+        big = max(scaling, key=lambda p: p["inputs"]["cells"])
+        inside = sum(v["seconds"] for v in big.get("stages", {}).values())
+        other = big["fit"]["wall_s"] - inside
+        text = (f"3. **Work outside the training stages at scale.** At {big['inputs']['cells']:,} cells the fit takes "
+                f"{big['fit']['wall_s']:.0f} s, of which {other:.0f} s ({100 * other / big['fit']['wall_s']:.0f} %) lie "
+                "outside the four training stages.")
+        big_prof = next((results[k] for k in sorted(results) if k.startswith("profile_scdeal_")), None)
+        if big_prof:
+            def cum(needle):
+                return next((e["cumtime"] for e in big_prof["top_cumulative"] + big_prof["top_total"]
+                             if needle in e["function"]), None)
+
+            def calls(needle):
+                return next((e["ncalls"] for e in big_prof["top_cumulative"] + big_prof["top_total"]
+                             if needle in e["function"]), None)
+
+            text += (f" The profile of {big_prof['sizes']['cells']:,} cells ({big_prof['epochs']} epochs per stage) shows "
+                     f"what: the Leiden clusters of the cluster regulariser (`cell_clusters`) take {_f(cum('cell_clusters'), '.1f')} s "
+                     f"of the {big_prof['record']['wall_s']:.1f} s fit: scanpy's PCA (ARPACK) {_f(cum('_pca/__init__.py'), '.1f')} s, "
+                     f"and its Gaussian connectivities (`leiden_neighbors: gauss`) {_f(cum('_connectivity.py:19(gauss)'), '.1f')} s, "
+                     f"much of it {_f(calls('_lil.py:257(__setitem__)'), ',')} one-at-a-time assignments into a LIL sparse "
+                     "matrix in Python. A vectorised Gaussian kernel on the kNN graph, or `leiden_neighbors: umap`, and a "
+                     "randomised PCA would remove most of it.")
+        out.append(text)
+    if len(out) == 2:
+        out.append("_Not measured yet._")
+    out.append("")
+    out.append("Beyond one fit, the demo's wall time is mostly per-job start-up: each of its jobs is a fresh Python "
+               "process importing torch (≈ 1.9 s), scikit-learn (≈ 1.5 s) and, for the single-cell rules, scanpy "
+               "(≈ 4 s) on 2 cores; `benchmarks/rules/` of a run has each job's seconds.")
+    return "\n".join(out) + "\n"
+
+
+def drugs_section(results: dict[str, dict]) -> str:
+    """Drugs per minute of CODE-AE fine-tuning, one at a time and stacked, and their agreement."""
+    out = ["## Many drugs at once: CODE-AE fine-tuning", ""]
+    names = sorted((k for k in results if k.startswith("drugs_")), key=lambda k: -results[k]["inputs"]["genes"])
+    if not names:
+        out.append(_missing("drugs", COMMANDS["drugs"]))
+        return "\n".join(out) + "\n"
+    for name in names:
+        out += _drugs_run(results[name])
+    return "\n".join(out) + "\n"
+
+
+def _drugs_run(rec: dict) -> list[str]:
+    """The lines of one ``drugs_<genes>genes`` result."""
+    i, ext = rec["inputs"], rec.get("extrapolation", {})
+    env = rec.get("environment") or {}
+    out = [f"### {i['genes']} input genes", ""]
+    out.append(f"{i['drugs']} drugs × {i['folds']} folds = {i['drugs'] * i['folds']} fold models, {i['cell_lines']} cell "
+               f"lines × {i['genes']} genes (≈ {i['labelled_lines_per_drug']:.0f} labelled per drug), the real-data "
+               f"config's network and fine-tuning parameters, {i['stages']} unfreezing stages × {i['epochs_per_stage']} "
+               f"epochs (early stopping off, so both ways do the same arithmetic), {env.get('device', 'cpu')}, "
+               f"{env.get('torch_threads', '–')} threads. *One at a time* is `DrugResponseModel.fit` per drug, as rule "
+               f"`finetune_codeae` runs; *stacked* is `DrugResponseModel.fit_drugs` "
+               f"(`drugshift.models.codeae.stacked`): the fold models' weights stacked, one batched step for a group. "
+               f"The last column extrapolates each run's cost per task-epoch to {ext.get('drugs', '–')} drugs × "
+               f"{i['folds']} folds × {ext.get('epochs_per_task', '–')} epochs (the whole budget; early stopping "
+               f"only shortens it).")
+    rows = []
+    for name, r in rec["runs"].items():
+        rows.append([name, _f(r["wall_s"], ".1f"), _f(r["drugs_per_minute"], ".2f"), _f(r["ms_per_task_epoch"], ".1f"),
+                     _f(r["cpu_utilisation"], ".2f"), _f(r["peak_rss_mb"], ".0f"),
+                     _f(ext.get("hours", {}).get(name), ".1f")])
+    out += ["", _table(["way", "wall s", "drugs / min", "ms per fold-model epoch", "CPU cores busy", "peak MB",
+                        "all GDSC2 drugs, h"], rows), ""]
+    agree = [["one at a time, every encoder weight × (1 + 1e-7·N(0, 1))" if g == "rounding" else f"stacked, {g} per group",
+              f"{a['max_abs_prob_difference']:.1e}", f"{a['max_abs_cv_auroc_difference']:.1e}"]
+             for g, a in rec.get("agreement", {}).items()]
+    out += ["Against one at a time (same seeds): the largest difference of any drug's predicted probability on the "
+            "cell lines and of any fold's cross-validation AUROC. The last row is the training's own sensitivity: the "
+            "same one-at-a-time run from an encoder whose weights moved by one float32 rounding step. Stacking changes "
+            "the order of float sums (batched products, padded rows), so its models agree with one at a time to that "
+            "sensitivity, no closer; the unit test `tests/unit/test_codeae_stacked.py` checks the equality (weights "
+            "to 1e-5, identical stage decisions) where the training is not that sensitive.", "",
+            _table(["run", "max |Δ probability|", "max |Δ CV AUROC|"], agree), ""]
+    return out
+
+
+def profile_section(results: dict[str, dict]) -> str:
+    """Stage times and top entries of every ``profile_scdeal*`` result."""
+    out = ["## Profile of one scDEAL fit", ""]
+    names = sorted(k for k in results if k.startswith("profile_scdeal"))
+    if not names:
         out.append(_missing("profile", COMMANDS["profile"]))
         return "\n".join(out) + "\n"
-    sizes = prof.get("sizes", {})
-    stages = ", ".join(f"{s} {v['seconds']:.1f} s" for s, v in prof.get("stages", {}).items())
-    out.append(f"{'Real A375' if prof.get('real') else 'Generated, A375-sized'}: {sizes.get('cell_lines')} cell lines × "
-               f"{sizes.get('genes')} genes, {sizes.get('cells')} cells; {prof.get('epochs')} epochs per stage, "
-               f"{prof.get('threads')} threads; fit {prof['record']['wall_s']:.1f} s under cProfile ({stages})"
-               + (f"; an unprofiled 1-epoch warm-up fit first took {prof['warm_up_seconds']:.1f} s (imports, one-off "
-                  "set-up)" if prof.get("warm_up_seconds") is not None else "; cold: imports included")
-               + "." + _quick_note(prof))
-    for title, key in (("cumulative", "top_cumulative"), ("own (total)", "top_total")):
-        out += ["", f"Top {len(prof.get(key, []))} by {title} time:", ""]
-        out.append(_table(["function", "calls", "own s", "cumulative s"],
-                          [[f"`{e['function']}`", e["ncalls"], _f(e["tottime"], ".3f"), _f(e["cumtime"], ".3f")]
-                           for e in prof.get(key, [])]))
+    for name in names:
+        prof = results[name]
+        sizes = prof.get("sizes", {})
+        stages = prof.get("stages", {})
+        inside = sum(v["seconds"] for v in stages.values())
+        kind = prof.get("data") or ("Real A375" if prof.get("real") else "Generated, A375-sized")
+        out += [f"### {kind[0].upper() + kind[1:]} (`{name}`)", ""]
+        out.append(f"{sizes.get('cell_lines')} cell lines × {sizes.get('genes')} genes, {sizes.get('cells')} cells; "
+                   f"{prof.get('epochs')} epochs per stage, {prof.get('threads')} threads; fit "
+                   f"{prof['record']['wall_s']:.1f} s under cProfile ("
+                   + ", ".join(f"{s} {v['seconds']:.1f} s" for s, v in stages.items())
+                   + f"; outside the four stages {prof['record']['wall_s'] - inside:.1f} s)"
+                   + (f"; an unprofiled 1-epoch warm-up fit first took {prof['warm_up_seconds']:.1f} s (imports, "
+                      "one-off set-up)" if prof.get("warm_up_seconds") is not None else "; cold: imports included")
+                   + "." + _quick_note(prof))
+        for title, key in (("cumulative", "top_cumulative"), ("own (total)", "top_total")):
+            out += ["", f"Top {len(prof.get(key, []))} by {title} time:", ""]
+            out.append(_table(["function", "calls", "own s", "cumulative s"],
+                              [[f"`{e['function']}`", e["ncalls"], _f(e["tottime"], ".3f"), _f(e["cumtime"], ".3f")]
+                               for e in prof.get(key, [])]))
+        out.append("")
     return "\n".join(out) + "\n"
 
 
@@ -360,7 +528,7 @@ def render(results: dict[str, dict], readme: Path = README, figure: Path | None 
     """The README's text from ``{name: result}`` (as :func:`harness.read_results` returns them);
     ``figure`` is the scaling figure's path (``None``: not drawn)."""
     parts = [HEADER, machine_section(results), reference_section(results), scaling_section(results, figure, readme),
-             profile_section(results), gpu_section(results)]
+             drugs_section(results), costs_section(results), profile_section(results), gpu_section(results)]
     return "\n".join(parts)
 
 

@@ -329,9 +329,15 @@ class DrugResponseModel:
                                 log=log, name=name, checkpoints=resume, precision=precision)
         else:
             folds = self._fit_shallow(X, y, log)
-        self.trained_on = trained_on
         if resume is not None:
             resume.discard()
+        return self._fitted(folds, X, y, trained_on, files, log)
+
+    def _fitted(self, folds: list[FoldResult], X: np.ndarray, y: np.ndarray, trained_on: dict,
+                files: Mapping[str, str | Path] | None, log: logging.Logger) -> DrugResponseModel:
+        """Keep the fold models, their metrics and the training data's card entries."""
+        p, name = self.params.finetune, f"{self.method} {self.drug}"
+        self.trained_on = trained_on
         self.folds = [f.model for f in folds]
         self.cv = [{"fold": f.fold, **f.val_metrics, **{k: v for k, v in f.info.items() if k != "history"}}
                    for f in folds]
@@ -344,6 +350,66 @@ class DrugResponseModel:
             self.training_data["files"] = provenance(files)
         log.info("%s: held-out cell-line AUROC per fold %s", name, [round(r["auroc"], 3) for r in self.cv])
         return self
+
+    @classmethod
+    def fit_drugs(cls, method: str, params: CodeAEMethodParams | Mapping, X, labels, *,
+                  encoder: CodeAE | None = None, genes: Sequence[str] | None = None,
+                  standardisation: Standardisation | None = None, device: str | torch.device = "auto",
+                  log: logging.Logger | None = None, group_size: int | None = None,
+                  files: Mapping[str, str | Path] | None = None) -> dict[str, DrugResponseModel]:
+        """One fitted model per drug, as :meth:`fit` gives it, the folds of all drugs of a
+        network method trained together (:func:`~drugshift.models.codeae.stacked.finetune_drugs`:
+        stacked weights, one batched step for ``group_size`` fold models; on the CPU the same
+        models as one :meth:`fit` per drug, to float tolerance). Scikit-learn methods fit one
+        drug after the other.
+
+        Args:
+            X: cell lines × genes (a DataFrame, or an array in ``genes`` order).
+            labels: cell lines × drugs, 1 sensitive, 0 resistant, NaN unscreened (a DataFrame
+                whose rows are X's, or a mapping drug → labels aligned to X's rows). Each drug
+                is cross-validated on its labelled lines.
+            group_size: fold models per stacked group (default
+                :data:`~drugshift.models.codeae.stacked.GROUP_SIZE`; a GPU takes hundreds).
+
+        Returns:
+            drug → :class:`DrugResponseModel`, fp32 and without training checkpoints.
+        """
+        from drugshift.models.codeae.stacked import GROUP_SIZE, finetune_drugs
+
+        log = log or _log
+        if isinstance(labels, pd.DataFrame):
+            if isinstance(X, pd.DataFrame) and not labels.index.equals(X.index):
+                raise ValueError("the labels' rows must be X's cell lines, in X's order")
+            labels = {str(d): labels[d].to_numpy(dtype=np.float64) for d in labels.columns}
+        models = {d: cls(method, d, params, genes=genes, standardisation=standardisation, encoder=encoder)
+                  for d in labels}
+        if not models:
+            return {}
+        first = next(iter(models.values()))
+        gene_order = first.genes or _genes_of(X)
+        Xm = _matrix(X, gene_order, "X")
+        ys = {d: np.asarray(y, dtype=np.float64).ravel() for d, y in labels.items()}
+        if first.kind == "shallow":
+            for d, m in models.items():
+                rows = np.isfinite(ys[d])
+                m.genes = list(gene_order)
+                m.fit(Xm[rows], ys[d][rows], log=log, files=files)
+            return models
+        p = first.params.finetune
+        if first.kind == "mlp":
+            arch = first.params.architecture
+            enc = lambda k: random_encoder(Xm.shape[1], arch, p.seed + k)  # noqa: E731
+        else:
+            enc = encoder.encoder
+        dev = resolve_device(device)
+        folds = finetune_drugs(enc, Xm, ys, p, device=dev, log=log, group_size=group_size or GROUP_SIZE,
+                               name=method)
+        for d, m in models.items():
+            rows = np.isfinite(ys[d])
+            m.genes = list(gene_order)
+            y = as_binary_labels(ys[d][rows], int(rows.sum()), f"labels of {d}")
+            m._fitted(folds[d], Xm[rows], y, {"device": str(dev), "precision": "fp32"}, files, log)
+        return models
 
     def _fit_shallow(self, X: np.ndarray, y: np.ndarray, log: logging.Logger) -> list[FoldResult]:
         from drugshift.models.baselines import fit_shallow

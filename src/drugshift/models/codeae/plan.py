@@ -38,9 +38,9 @@ from drugshift.nn.inference import apply_in_chunks
 from drugshift.params import ALIGNMENT, CodeAEParams, FinetuneParams
 from drugshift.resume import Checkpoints
 from drugshift.splits import cv_folds, holdout
-from drugshift.train import History, MixedPrecision, as_float_matrix, fit, resolve_device, seed_everything
+from drugshift.train import History, MixedPrecision, adam, as_float_matrix, fit, resolve_device, seed_everything
 
-__all__ = ["FinetunePlan", "FoldResult", "PretrainingPlan", "finetune", "finetune_cv", "predict_proba"]
+__all__ = ["FinetunePlan", "FoldResult", "PretrainingPlan", "auroc_by_pairs", "finetune", "finetune_cv", "predict_proba"]
 
 _log = logging.getLogger(__name__)
 
@@ -89,10 +89,10 @@ class PretrainingPlan:
         self.Xc_val, self.Xt_val = self.Xc[c_va], self.Xt[t_va]
         self.t_batch = min(p.batch_size, len(t_tr))
         self.align = ALIGNMENT[p.variant][0]
-        self.opt_ae = torch.optim.AdamW(self.module.autoencoder_parameters(), lr=p.lr, weight_decay=p.weight_decay)
+        self.opt_ae = adam(self.module.autoencoder_parameters(), p.lr, p.weight_decay, decoupled=True)
         self.opt_critic = None
         if self.align == "wgan":
-            self.opt_critic = torch.optim.AdamW(self.module.critic.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+            self.opt_critic = adam(self.module.critic.parameters(), p.lr, p.weight_decay, decoupled=True)
         elif self.align == "dann":
             self.opt_ae.add_param_group({"params": list(self.module.critic.parameters())})
         self.critic_steps = 0
@@ -205,10 +205,27 @@ class PretrainingPlan:
 # --------------------------------------------------------------------------- fine-tuning
 
 
-def _auroc(y: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
+def auroc_by_pairs(scores: Tensor, labels: Tensor, valid: Tensor | None = None) -> Tensor:
+    """AUROC of each row of ``scores`` ``(models, samples)`` against 0/1 ``labels`` of the same
+    shape, counted over (positive, negative) pairs (ties count one half): the Mann–Whitney
+    statistic, equal to scikit-learn's ``roc_auc_score``. ``valid`` (bool, same shape) marks the
+    samples of each row that count (padding elsewhere). Returns ``(models,)`` float64, NaN for a
+    row without both classes.
 
-    return float(roc_auc_score(y, score)) if np.unique(y).size == 2 else math.nan
+    Fine-tuning validates every epoch; one exact count for one model and for many stacked
+    models means both make the same early-stopping decisions, and many models are scored in one
+    batched operation on the device instead of one host call each.
+    """
+    if valid is None:
+        valid = torch.ones_like(labels, dtype=torch.bool)
+    pos, neg = valid & (labels == 1), valid & (labels == 0)
+    s = scores.to(torch.float64)
+    above = (s.unsqueeze(2) > s.unsqueeze(1)).to(torch.float64)
+    tied = (s.unsqueeze(2) == s.unsqueeze(1)).to(torch.float64)
+    pairs = (pos.unsqueeze(2) & neg.unsqueeze(1)).to(torch.float64)
+    count = ((above + 0.5 * tied) * pairs).sum((1, 2))
+    n_pairs = pos.sum(1).to(torch.float64) * neg.sum(1).to(torch.float64)
+    return torch.where(n_pairs > 0, count / n_pairs.clamp(min=1), torch.full_like(count, math.nan))
 
 
 def predict_proba(model: nn.Module, X) -> np.ndarray:
@@ -247,7 +264,7 @@ class FinetunePlan:
         y_train = np.asarray(y_train).ravel()
         self.n_train = y_train.size
         self.y_train = torch.as_tensor(y_train.astype(np.float32), device=dev)
-        self.y_val = np.asarray(y_val).ravel().astype(int)
+        self.y_val = torch.as_tensor(np.asarray(y_val).ravel().astype(np.float32), device=dev)
         self.generator = torch.Generator().manual_seed(p.seed)
         torch.manual_seed(p.seed)  # the head's initialisation
         self.model = DrugClassifier(copy.deepcopy(encoder), p.classifier_hidden, p.dropout).to(dev)
@@ -266,9 +283,9 @@ class FinetunePlan:
         return {"loss": loss.detach()}
 
     def validate(self) -> float:
-        """Minus the validation AUROC (lower is better; NaN with one class); once per epoch, the
-        logits go to the host for scikit-learn's AUROC."""
-        auc = _auroc(self.y_val, self.model(self.X_val).cpu().numpy())
+        """Minus the validation AUROC (lower is better; NaN with one class), once per epoch
+        (:func:`auroc_by_pairs`, on the device)."""
+        auc = float(auroc_by_pairs(self.model(self.X_val).unsqueeze(0), self.y_val.unsqueeze(0))[0])
         return -auc if math.isfinite(auc) else math.nan
 
     def open_layers(self, n_open: int) -> list[nn.Parameter]:
@@ -290,7 +307,7 @@ class FinetunePlan:
         stages, histories = [], []
         for i, n_open in enumerate(self.schedule):
             lr = p.lr * p.lr_decay ** i
-            self.optimiser = torch.optim.AdamW(self.open_layers(n_open), lr=lr, weight_decay=p.weight_decay)
+            self.optimiser = adam(self.open_layers(n_open), lr, p.weight_decay, decoupled=True)
             hist = fit(self.step, self.validate, [self.model], n_train=self.n_train, epochs=epochs,
                        batch_size=p.batch_size, patience=p.patience, generator=self.generator, log=self.log,
                        name=f"{self.name} stage {i} ({n_open}/{len(self.layers)} encoder layers)",
