@@ -466,7 +466,7 @@ def _drugs_run(rec: dict) -> list[str]:
             "the order of float sums (batched products, padded rows), so its models agree with one at a time to that "
             "sensitivity, no closer; the unit test `tests/unit/test_codeae_stacked.py` checks the equality (weights "
             "to 1e-5, identical stage decisions) where the training is not that sensitive.", "",
-            _table(["run", "max |Δ probability|", "max |Δ CV AUROC|"], agree), ""]
+            _table(["run", "largest Δ probability", "largest Δ CV AUROC"], agree), ""]
     return out
 
 
