@@ -384,7 +384,7 @@ def costs_section(results: dict[str, dict]) -> str:
         out.append(f"2. **Optimiser and element-wise work at small widths.** At A375's size ({prof['sizes']['genes']} "
                    f"genes) matrix products are small, and in the profile below Adam's update takes ≈ {adam:.1f} s and "
                    f"dropout / denoising masks ≈ {noise:.1f} s of the {wall:.1f} s fit. torch's fused Adam kernel "
-                   "does the same update about ten times faster (`drugshift.train.adam`, used by CODE-AE, its "
+                   "does the same update about ten times faster (`drugshift.train.adamw`, used by CODE-AE, its "
                    "baselines and stacked fine-tuning); scDEAL keeps the single-tensor update, because its fits move "
                    "with rounding-level changes (with the fused kernel the demo's planted response genes were no "
                    "longer recovered by the interpretation test), so switching it needs the ensembles that make "

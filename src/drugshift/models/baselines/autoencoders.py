@@ -51,7 +51,7 @@ from drugshift.nn.losses import coral_loss
 from drugshift.params import BaselineParams
 from drugshift.resume import Checkpoints
 from drugshift.splits import holdout
-from drugshift.train import History, MixedPrecision, adam, as_float_matrix, fit, resolve_device, seed_everything
+from drugshift.train import History, MixedPrecision, adamw, as_float_matrix, fit, resolve_device, seed_everything
 
 __all__ = ["AutoencoderPlan", "BaselineAutoencoder", "build_encoder", "embed", "pretrain_encoder"]
 
@@ -146,7 +146,7 @@ class AutoencoderPlan:
         self.T_val_in = binomial_mask(self.T_val, p.noise_p, self.noise) if method == "dae" else self.T_val
         torch.manual_seed(p.seed)
         self.ae = BaselineAutoencoder(self.n_genes, p, variational=method == "vae").to(dev)
-        self.opt = adam(self.ae.parameters(), p.lr, p.weight_decay, decoupled=True)
+        self.opt = adamw(self.ae.parameters(), p.lr, p.weight_decay)
         self.disc: nn.Module | None = None
         self.opt_disc: torch.optim.Optimizer | None = None
 
@@ -262,7 +262,7 @@ class AutoencoderPlan:
                                      **common)
         else:
             self.disc = mlp([p.latent, *p.adv_hidden, 1], p.dropout).to(self.device)
-            self.opt_disc = adam(self.disc.parameters(), p.lr, p.weight_decay, decoupled=True)
+            self.opt_disc = adamw(self.disc.parameters(), p.lr, p.weight_decay)
             optimisers = [self.opt, self.opt_disc]
             phases["ae_warmup"] = fit(self.autoencoder_step, self.validate_autoencoder, [self.ae],
                                       epochs=p.warmup_epochs, name="adae AE warm-up", optimisers=optimisers, **common)

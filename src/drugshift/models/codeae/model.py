@@ -389,10 +389,11 @@ class DrugResponseModel:
         gene_order = first.genes or _genes_of(X)
         Xm = _matrix(X, gene_order, "X")
         ys = {d: np.asarray(y, dtype=np.float64).ravel() for d, y in labels.items()}
+        for m in models.values():
+            m.genes = list(gene_order)
         if first.kind == "shallow":
             for d, m in models.items():
                 rows = np.isfinite(ys[d])
-                m.genes = list(gene_order)
                 m.fit(Xm[rows], ys[d][rows], log=log, files=files)
             return models
         p = first.params.finetune
@@ -406,7 +407,6 @@ class DrugResponseModel:
                                name=method)
         for d, m in models.items():
             rows = np.isfinite(ys[d])
-            m.genes = list(gene_order)
             y = as_binary_labels(ys[d][rows], int(rows.sum()), f"labels of {d}")
             m._fitted(folds[d], Xm[rows], y, {"device": str(dev), "precision": "fp32"}, files, log)
         return models

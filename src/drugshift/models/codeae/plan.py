@@ -38,7 +38,7 @@ from drugshift.nn.inference import apply_in_chunks
 from drugshift.params import ALIGNMENT, CodeAEParams, FinetuneParams
 from drugshift.resume import Checkpoints
 from drugshift.splits import cv_folds, holdout
-from drugshift.train import History, MixedPrecision, adam, as_float_matrix, fit, resolve_device, seed_everything
+from drugshift.train import History, MixedPrecision, adamw, as_float_matrix, fit, resolve_device, seed_everything
 
 __all__ = ["FinetunePlan", "FoldResult", "PretrainingPlan", "auroc_by_pairs", "finetune", "finetune_cv", "predict_proba"]
 
@@ -89,10 +89,10 @@ class PretrainingPlan:
         self.Xc_val, self.Xt_val = self.Xc[c_va], self.Xt[t_va]
         self.t_batch = min(p.batch_size, len(t_tr))
         self.align = ALIGNMENT[p.variant][0]
-        self.opt_ae = adam(self.module.autoencoder_parameters(), p.lr, p.weight_decay, decoupled=True)
+        self.opt_ae = adamw(self.module.autoencoder_parameters(), p.lr, p.weight_decay)
         self.opt_critic = None
         if self.align == "wgan":
-            self.opt_critic = adam(self.module.critic.parameters(), p.lr, p.weight_decay, decoupled=True)
+            self.opt_critic = adamw(self.module.critic.parameters(), p.lr, p.weight_decay)
         elif self.align == "dann":
             self.opt_ae.add_param_group({"params": list(self.module.critic.parameters())})
         self.critic_steps = 0
@@ -307,7 +307,7 @@ class FinetunePlan:
         stages, histories = [], []
         for i, n_open in enumerate(self.schedule):
             lr = p.lr * p.lr_decay ** i
-            self.optimiser = adam(self.open_layers(n_open), lr, p.weight_decay, decoupled=True)
+            self.optimiser = adamw(self.open_layers(n_open), lr, p.weight_decay)
             hist = fit(self.step, self.validate, [self.model], n_train=self.n_train, epochs=epochs,
                        batch_size=p.batch_size, patience=p.patience, generator=self.generator, log=self.log,
                        name=f"{self.name} stage {i} ({n_open}/{len(self.layers)} encoder layers)",

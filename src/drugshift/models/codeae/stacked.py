@@ -195,7 +195,7 @@ class _Stack:
     def adamw_step(self, open_layers: Sequence[Sequence[bool] | None], lr: Sequence[float],
                    weight_decay: float) -> None:
         """One AdamW update of the layers each task has open, by torch's fused AdamW kernel
-        (the update :func:`drugshift.train.adam` makes) on each task's slices of the stacked
+        (the update :func:`drugshift.train.adamw` makes) on each task's slices of the stacked
         tensors, tasks of one learning rate in one call.
 
         ``open_layers[m]``: per linear layer, whether task ``m`` trains it now (``None``: the
@@ -227,10 +227,10 @@ class _Stack:
                 lin.bias.copy_(self.params[2 * i + 1][m].to(lin.bias.device))
 
 
-def _padded(rows: Sequence[Tensor], fill: int = 0) -> tuple[Tensor, Tensor]:
-    """``(tasks, max rows)`` index tensor padded with ``fill`` and its validity mask."""
+def _padded(rows: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """``(tasks, max rows)`` index tensor padded with row 0 and its validity mask."""
     width = max((len(r) for r in rows), default=0)
-    idx = torch.full((len(rows), max(width, 1)), fill, dtype=torch.long)
+    idx = torch.zeros((len(rows), max(width, 1)), dtype=torch.long)
     valid = torch.zeros(len(rows), max(width, 1), dtype=torch.bool)
     for m, r in enumerate(rows):
         idx[m, : len(r)] = r

@@ -66,7 +66,7 @@ class TrainingPlan:
     # ----------------------------------------------------------------- helpers
 
     def _adam(self, parameters) -> torch.optim.Optimizer:
-        # torch's single-tensor Adam, not the fused kernel of drugshift.train.adam (about 15 % of
+        # torch's single-tensor Adam, not the fused kernel of drugshift.train.adamw (about 15 % of
         # a fit's time at A375's size): a scDEAL fit is sensitive to rounding-level changes of its
         # updates (on the demo, the planted-gene recovery of the interpretation changes with them),
         # so its arithmetic stays that of the models and results made so far.
